@@ -1,0 +1,23 @@
+"""minigrad: a small tape-based reverse-mode autodiff engine on NumPy or CuPy.
+
+>>> import minigrad as mg
+>>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad.tolist()
+[2.0, 4.0, 6.0]
+"""
+from . import backend as _backend
+from .backend import (BackendError, backends_available, bool_, float32, float64, get_backend,
+                      int64, manual_seed, set_backend, use_backend)
+from .tensor import (Node, Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
+                     scope)
+from . import ops
+from .ops import (abs, broadcast_to, chunk, clip, concat, exp, log, log_softmax, logsumexp,
+                  matmul, max, maximum, mean, min, minimum, relu, reshape, sigmoid, softmax,
+                  split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var, where)
+from .factories import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .gradcheck import GradcheckError, gradcheck
+
+__version__ = "0.1.0"
+
+_backend.from_env()

@@ -1,0 +1,251 @@
+"""Where arrays live: the one module that imports NumPy or CuPy.
+
+Everything else in the engine asks this module for an array module (``xp``) and for the
+few operations where NumPy and CuPy differ: moving data to the host, scatter-add (the
+backward of integer indexing), and random numbers.
+
+A backend is a small record (:class:`Backend`). ``numpy`` is always there; ``cupy`` is
+loaded the first time it is asked for and refused with :class:`BackendError` when CuPy or
+a CUDA device is missing. Tests register a third one, a NumPy-backed stand-in for a device
+array library (``tests/standin.py``), through :func:`register_backend`.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
+bool_ = np.bool_
+DEFAULT_FLOAT = np.dtype(np.float32)
+
+_ALIASES = {"cpu": "numpy", "gpu": "cupy"}
+
+
+class BackendError(RuntimeError):
+    """A backend that cannot be used here, or two backends mixed in one op."""
+
+
+class Backend:
+    """What the engine needs to know about one array library.
+
+    Attributes
+    ----------
+    name : str
+        ``"numpy"``, ``"cupy"`` or a registered test backend.
+    xp : module
+        The NumPy-compatible array module.
+    array_types : tuple of type
+        The array classes this backend produces.
+    """
+
+    def __init__(self, name, xp, array_types, to_host, from_host, scatter_add, generator_factory):
+        self.name = name
+        self.xp = xp
+        self.array_types = tuple(array_types)
+        self.to_host = to_host            # device array -> numpy.ndarray (a copy off the GPU)
+        self.from_host = from_host        # numpy.ndarray -> device array
+        self.scatter_add = scatter_add    # target[index] += values, repeated indices accumulating
+        self._generator_factory = generator_factory
+        self.generator = generator_factory(None)
+
+    def seed(self, seed):
+        self.generator = self._generator_factory(seed)
+
+    def __repr__(self):
+        return f"Backend({self.name!r})"
+
+
+# --------------------------------------------------------------------------- loaders
+
+def _numpy_generator(seed):
+    return np.random.default_rng(seed)
+
+
+def _load_numpy():
+    return Backend("numpy", np, (np.ndarray,), np.asarray, np.asarray, np.add.at, _numpy_generator)
+
+
+def _load_cupy():
+    try:
+        import cupy
+        import cupyx
+    except Exception as exc:  # ImportError, or a broken CUDA install raising anything
+        raise BackendError(f"cupy backend unavailable: cannot import cupy ({exc})") from None
+    try:
+        # `import cupy` succeeds without a driver; the first allocation is what fails.
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no CUDA device found")
+        (cupy.zeros(1) + 1).get()
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BackendError(f"cupy backend unavailable: no CUDA device answers ({reason})") from None
+
+    def scatter_add(target, index, values):
+        cupyx.scatter_add(target, index, values)
+
+    def generator(seed):
+        return cupy.random.default_rng(seed)
+
+    return Backend("cupy", cupy, (cupy.ndarray,), cupy.asnumpy, cupy.asarray, scatter_add, generator)
+
+
+_LOADERS = {"numpy": _load_numpy, "cupy": _load_cupy}
+_LOADED: dict[str, Backend] = {}
+_BY_TYPE: dict[type, Backend] = {}
+_seed = None
+
+
+def register_backend(name, loader):
+    """Make another backend selectable by name (used by the tests' device stand-in)."""
+    _LOADERS[name] = loader
+    _LOADED.pop(name, None)
+
+
+def get(name=None) -> Backend:
+    """The :class:`Backend` called ``name`` (the active one when ``None``), loading it once."""
+    if name is None:
+        return _active
+    key = _ALIASES.get(name, name)
+    backend = _LOADED.get(key)
+    if backend is not None:
+        return backend
+    loader = _LOADERS.get(key)
+    if loader is None:
+        raise BackendError(f"unknown backend {name!r}; choose one of {sorted(_LOADERS)}")
+    backend = loader()
+    if _seed is not None:
+        backend.seed(_seed)
+    _LOADED[key] = backend
+    for array_type in backend.array_types:
+        _BY_TYPE[array_type] = backend
+    return backend
+
+
+def of(array) -> Backend:
+    """The backend an array belongs to."""
+    backend = _BY_TYPE.get(type(array))
+    if backend is None:
+        for array_type, candidate in _BY_TYPE.items():
+            if isinstance(array, array_type):
+                return candidate
+        raise TypeError(f"not a backend array: {type(array).__name__}")
+    return backend
+
+
+# --------------------------------------------------------------------------- the switch
+
+_active: Backend = get("numpy")
+
+
+def get_backend() -> str:
+    """Name of the active backend: where new tensors and parameters are made."""
+    return _active.name
+
+
+def set_backend(name: str) -> None:
+    """Make ``name`` (``"numpy"``/``"cpu"`` or ``"cupy"``/``"gpu"``) the active backend.
+
+    Raises :class:`BackendError` with a one-line reason when it cannot be used; the
+    previous backend then stays active.
+    """
+    global _active
+    _active = get(name)  # raises before anything changes
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """``with mg.use_backend("cupy"):`` makes ``name`` active inside the block."""
+    global _active
+    previous = _active
+    set_backend(name)
+    try:
+        yield _active
+    finally:
+        _active = previous
+
+
+def backends_available() -> list[str]:
+    """Names of the backends that work on this machine (``"numpy"`` always)."""
+    names = []
+    for name in ("numpy", "cupy"):
+        try:
+            get(name)
+        except BackendError:
+            continue
+        names.append(name)
+    return names
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every backend's generator, so a seed fixes parameters and training runs."""
+    global _seed
+    _seed = int(seed)
+    for backend in _LOADED.values():
+        backend.seed(_seed)
+
+
+def host_generator():
+    """NumPy generator for parameter initialisation: the same seed gives the same
+    parameters on every backend."""
+    return get("numpy").generator
+
+
+def as_array(value):
+    """``value`` as a backend array: arrays as they are, NumPy scalars (what a ufunc
+    returns for 0-d input) as 0-d NumPy arrays, Python data on the active backend."""
+    if type(value) in _BY_TYPE:
+        return value
+    if isinstance(value, np.generic):
+        return np.asarray(value)
+    for array_type, backend in _BY_TYPE.items():
+        if isinstance(value, array_type):
+            return value
+    return _active.xp.asarray(value)
+
+
+def convert(value, target=None, dtype=None):
+    """``value`` (Python data, or an array of any backend) as an array on ``target``
+    (a :class:`Backend`; the active one when ``None``).
+
+    Python floats and lists of floats become ``float32``; arrays keep their dtype
+    unless ``dtype`` is given. Arrays already on ``target`` are not copied.
+    """
+    target = target or _active
+    source = _BY_TYPE.get(type(value))
+    if source is None:
+        for array_type, candidate in _BY_TYPE.items():
+            if isinstance(value, array_type):
+                source = candidate
+    if source is None:
+        host = np.asarray(value)
+        if dtype is None and host.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
+            host = host.astype(DEFAULT_FLOAT)
+        array = target.from_host(host)
+    elif source is target:
+        array = value
+    else:
+        array = target.from_host(source.to_host(value))
+    if dtype is not None and array.dtype != np.dtype(dtype):
+        array = array.astype(dtype)
+    return array
+
+
+def to_numpy(array):
+    """A NumPy copy (or view, on the CPU) of any backend array or array-like."""
+    backend = _BY_TYPE.get(type(array))
+    if backend is not None:
+        return backend.to_host(array)
+    if hasattr(array, "__array__") or isinstance(array, (list, tuple, int, float, bool)):
+        return np.asarray(array)
+    return of(array).to_host(array)
+
+
+def from_env():
+    """Apply ``MINIGRAD_BACKEND`` (read once at import)."""
+    name = os.environ.get("MINIGRAD_BACKEND")
+    if name:
+        set_backend(name)

@@ -1,0 +1,253 @@
+"""Shape ops, indexing, joining and splitting.
+
+None of the backward rules here scatter-add except integer-array indexing, where repeated
+indices must accumulate: a slice's gradient is written into zeros by slice assignment,
+and the pieces of a split or chunk are joined by one concatenation.
+"""
+from __future__ import annotations
+
+from .. import backend as _backend
+from ..tensor import Tensor, record
+from .reduction import normalize_axes
+from .arithmetic import reduce_to_shape
+
+
+def _shape_arg(shape):
+    """Shapes given as ints or as one tuple."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x, *shape):
+    """The same elements in a new shape (``-1`` infers one size); a view when possible."""
+    shape = _shape_arg(shape)
+    if shape == x.shape:
+        return x
+    try:
+        out = x.data.reshape(shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) "
+                         f"into {shape}") from None
+
+    def backward(grad):
+        return (grad.reshape(x.shape),)
+    return record(out, (x,), backward, "reshape")
+
+
+def transpose(x, *axes):
+    """Permute axes (reverse them when none are given), as NumPy."""
+    axes = _shape_arg(axes) or tuple(reversed(range(x.ndim)))
+    if sorted(a % x.ndim for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
+        raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes")
+    axes = tuple(a % x.ndim for a in axes)
+    inverse = tuple(sorted(range(x.ndim), key=axes.__getitem__))
+
+    def backward(grad):
+        return (grad.transpose(*inverse),)
+    return record(x.data.transpose(axes), (x,), backward, "transpose")
+
+
+def broadcast_to(x, *shape):
+    """A read-only view of ``x`` stretched to ``shape`` by NumPy's broadcasting rules."""
+    shape = _shape_arg(shape)
+    if shape == x.shape:
+        return x
+    try:
+        out = x.xp.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot broadcast to {shape}") from None
+
+    def backward(grad):
+        return (reduce_to_shape(grad, x.shape),)
+    return record(out, (x,), backward, "broadcast_to")
+
+
+def squeeze(x, axis=None):
+    """Drop axes of length 1 (all of them, or those in ``axis``)."""
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = normalize_axes(axis, x.ndim, "squeeze")
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length "
+                                 f"{x.shape[a]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x, axis):
+    """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``)."""
+    ndim = x.ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"unsqueeze: axis {axis} is out of range for {ndim} dimensions")
+    axis %= ndim
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+# --------------------------------------------------------------------------- indexing
+
+def _plain_index(index, xp):
+    """Tensors and lists inside an index become arrays; reports integer-array use."""
+    parts = index if isinstance(index, tuple) else (index,)
+    plain = []
+    has_int_array = False
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part.data
+        elif isinstance(part, list):
+            part = xp.asarray(part)
+        if hasattr(part, "dtype"):
+            if part.dtype.kind in "iu":
+                # only an array of indices can repeat one, so only it needs scatter-add
+                has_int_array = has_int_array or part.ndim > 0
+            elif part.dtype.kind != "b":
+                raise IndexError(f"getitem: index arrays must be integer or bool, "
+                                 f"not {part.dtype}")
+        plain.append(part)
+    return (tuple(plain) if isinstance(index, tuple) else plain[0]), has_int_array
+
+
+def getitem(x, index):
+    """``x[index]`` with NumPy's rules: ints, slices, None, ..., integer arrays and masks."""
+    index, has_int_array = _plain_index(index, x.xp)
+    try:
+        out = x.data[index]
+    except IndexError as error:
+        raise IndexError(f"getitem: {error} (tensor of shape {x.shape})") from None
+
+    def backward(grad):
+        return (index_into_zeros(grad, index, x.shape, has_int_array),)
+    return record(out, (x,), backward, "getitem")
+
+
+def index_into_zeros(values, index, shape, accumulate):
+    """Zeros of ``shape`` with ``values`` placed at ``index``: the gradient of
+    ``getitem``. Integer-array indices may repeat, so they accumulate (scatter-add);
+    every other index is a plain slice assignment."""
+    xp = values.xp
+    out = xp.zeros(shape, dtype=values.dtype)
+    if accumulate:
+        _backend.of(out).scatter_add(out, index, values.data)
+    else:
+        out[index] = values.data
+
+    def backward(grad):
+        return (getitem(grad, index),)
+    return record(out, (values,), backward, "index_into_zeros")
+
+
+# --------------------------------------------------------------------------- join, split
+
+def _tensors(ts, op):
+    ts = list(ts)
+    if not ts:
+        raise ValueError(f"{op}: needs at least one tensor")
+    like = next((t for t in ts if isinstance(t, Tensor)), None)
+    target = _backend.of(like.data) if like is not None else _backend.get()
+    ts = [t if isinstance(t, Tensor) else Tensor(_backend.convert(t, target)) for t in ts]
+    kinds = {type(t.data) for t in ts}
+    if len(kinds) > 1:
+        names = sorted({t.backend for t in ts})
+        raise _backend.BackendError(f"{op}: tensors live on different backends "
+                                    f"({' and '.join(names)})")
+    return ts
+
+
+def concat(ts, axis=0):
+    """Join tensors along an existing axis."""
+    ts = _tensors(ts, "concat")
+    try:
+        out = ts[0].xp.concatenate([t.data for t in ts], axis=axis)
+    except (ValueError, IndexError) as error:
+        raise ValueError(f"concat: shapes {[t.shape for t in ts]} do not join along axis "
+                         f"{axis} ({error})") from None
+    axis = axis % out.ndim
+    ends = []
+    end = 0
+    for t in ts:
+        end += t.shape[axis]
+        ends.append(end)
+
+    def backward(grad):
+        lead = (slice(None),) * axis
+        return tuple(getitem(grad, lead + (slice(stop - t.shape[axis], stop),))
+                     if t.requires_grad else None for t, stop in zip(ts, ends))
+    return record(out, tuple(ts), backward, "concat")
+
+
+def stack(ts, axis=0):
+    """Join same-shaped tensors along a new axis."""
+    ts = _tensors(ts, "stack")
+    try:
+        out = ts[0].xp.stack([t.data for t in ts], axis=axis)
+    except (ValueError, IndexError):
+        raise ValueError(f"stack: shapes {[t.shape for t in ts]} differ or axis {axis} "
+                         f"is out of range") from None
+    axis = axis % out.ndim
+
+    def backward(grad):
+        lead = (slice(None),) * axis
+        return tuple(getitem(grad, lead + (i,)) if t.requires_grad else None
+                     for i, t in enumerate(ts))
+    return record(out, tuple(ts), backward, "stack")
+
+
+def split(x, indices_or_sections, axis=0):
+    """NumPy's split: ``n`` equal sections, or cut at the given indices. Views.
+
+    The backward joins the pieces' gradients with one concatenation (zeros for pieces
+    that got none).
+    """
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"split: axis {axis} is out of range for shape {x.shape}")
+    axis %= x.ndim
+    length = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        sections = indices_or_sections
+        if sections <= 0 or length % sections:
+            raise ValueError(f"split: {length} elements along axis {axis} do not divide "
+                             f"into {sections} equal sections")
+        step = length // sections
+        cuts = [step * i for i in range(1, sections)]
+    else:
+        cuts = [int(c) for c in indices_or_sections]
+    return _split_at(x, cuts, axis, "split")
+
+
+def chunk(x, chunks, axis=0):
+    """PyTorch's chunk: pieces of ``ceil(len / chunks)`` along ``axis``, the last one
+    smaller (so there may be fewer than ``chunks`` pieces)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"chunk: axis {axis} is out of range for shape {x.shape}")
+    axis %= x.ndim
+    length = x.shape[axis]
+    size = -(-length // chunks) if length else 1
+    return _split_at(x, list(range(size, length, size)), axis, "chunk")
+
+
+def _split_at(x, cuts, axis, op):
+    xp = x.xp
+    pieces = xp.split(x.data, cuts, axis=axis)
+    if len(pieces) == 1:
+        return [record(pieces[0], (x,), lambda grad: (grad,), op)]
+
+    def backward(grads):
+        grads = [g if g is not None else Tensor(xp.zeros(p.shape, dtype=x.dtype))
+                 for g, p in zip(grads, pieces)]
+        return (concat(grads, axis=axis),)
+    return record(pieces, (x,), backward, op, n_outputs=len(pieces))
+
+
+def to(x, name):
+    """``x`` moved to backend ``name``; gradients flow back to the original backend."""
+    source = _backend.of(x.data)
+    target = _backend.get(name)
+    if source is target:
+        return x
+
+    def backward(grad):
+        return (to(grad, source.name),)
+    return record(target.from_host(source.to_host(x.data)), (x,), backward, "to")

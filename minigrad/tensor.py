@@ -1,0 +1,445 @@
+"""The engine core: a Tensor, the tape it is recorded on, and the backward sweep.
+
+Reading order: :class:`Tensor` holds a backend array; an op that runs in grad mode on
+inputs that need gradients calls :func:`record`, which gives its output a :class:`Node`
+(the op's name, its inputs, its backward rule, its scope, and a number from one global
+counter: the tape's order). :func:`backward_sweep` collects the nodes reachable from the
+outputs, visits them in reverse recording order with an explicit work list (no
+recursion), calls each backward rule, and accumulates the gradients it returns.
+
+Backward rules are written with minigrad ops. During a plain sweep grad mode is off, so
+they record nothing; with ``create_graph=True`` it is on, so the sweep is itself recorded
+and can be differentiated again.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import weakref
+
+from . import backend as _backend
+
+
+class _State:
+    """Process-wide switches, kept on one object so ops read them with one lookup."""
+    grad_enabled = True
+    anomaly = False
+    scope = ""
+
+
+state = _State()
+_next_id = itertools.count().__next__
+
+
+# --------------------------------------------------------------------------- modes
+
+@contextlib.contextmanager
+def _grad_mode(enabled):
+    previous = state.grad_enabled
+    state.grad_enabled = enabled
+    try:
+        yield
+    finally:
+        state.grad_enabled = previous
+
+
+def no_grad():
+    """``with mg.no_grad():`` records nothing inside (evaluation, optimizer updates)."""
+    return _grad_mode(False)
+
+
+def enable_grad():
+    """``with mg.enable_grad():`` records again inside a ``no_grad`` block."""
+    return _grad_mode(True)
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops are being recorded."""
+    return state.grad_enabled
+
+
+@contextlib.contextmanager
+def scope(name: str):
+    """Label the ops recorded inside; nested scopes join with ``/``.
+
+    The graph renderer (:mod:`minigrad.viz`) draws each scope as a labelled cluster.
+    """
+    previous = state.scope
+    state.scope = f"{previous}/{name}" if previous else name
+    try:
+        yield
+    finally:
+        state.scope = previous
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """The first op whose forward or backward produces NaN or Inf raises
+    ``FloatingPointError`` naming the op (slower: every result is checked)."""
+    previous = state.anomaly
+    state.anomaly = True
+    try:
+        yield
+    finally:
+        state.anomaly = previous
+
+
+def _check_finite(data, what):
+    if data.dtype.kind == "f" and not bool(_backend.of(data).xp.isfinite(data).all()):
+        raise FloatingPointError(f"detect_anomaly: {what} produced NaN or Inf")
+
+
+# --------------------------------------------------------------------------- tape
+
+class Node:
+    """One recorded op: what it was, what it read, and how to send gradients back.
+
+    ``backward(grad)`` takes the gradient of the op's output (a list, one per output, for
+    ops with several outputs) and returns one gradient, or ``None``, per entry of
+    ``inputs``. Inputs that are not tensors (Python scalars) get ``None``.
+    """
+    __slots__ = ("id", "op", "inputs", "backward", "scope", "n_outputs", "__weakref__")
+
+    def __init__(self, op, inputs, backward, n_outputs=1):
+        self.id = _next_id()
+        self.op = op
+        self.inputs = inputs
+        self.backward = backward
+        self.scope = state.scope
+        self.n_outputs = n_outputs
+
+    def release(self):
+        """Free what the backward rule saved (a second sweep then raises)."""
+        self.backward = None
+        self.inputs = ()
+
+    def __repr__(self):
+        return f"<Node {self.op} #{self.id}{' in ' + self.scope if self.scope else ''}>"
+
+
+class Tensor:
+    """An n-dimensional array on the active backend, with gradient tracking.
+
+    Parameters
+    ----------
+    data : backend array
+        Used as is (no copy, no dtype change); use :func:`minigrad.tensor` to convert
+        Python data.
+    requires_grad : bool
+        Whether gradients should flow to this tensor. Only floating tensors may.
+    name : str, optional
+        Shown by the graph renderer.
+    """
+    __slots__ = ("data", "requires_grad", "grad", "node", "output_index", "name", "__weakref__")
+    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, name=None):
+        if type(data) not in _backend._BY_TYPE:
+            data = _backend.as_array(data)
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require grad; got dtype {data.dtype}")
+        self.data = data
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.node = None
+        self.output_index = 0
+        self.name = name
+
+    # ---- what it is
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self.node is None)
+    backend = property(lambda self: _backend.of(self.data).name)
+    xp = property(lambda self: _backend.of(self.data).xp)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        name = f", name={self.name!r}" if self.name else ""
+        body = repr(self.numpy()).replace("array(", "").rstrip(")")
+        return f"tensor({body}{grad}{name})"
+
+    __hash__ = object.__hash__  # == is elementwise, tensors are still dict keys
+
+    # ---- leaving the engine
+    def numpy(self):
+        """The data as a NumPy array (copied off the GPU when needed)."""
+        return _backend.of(self.data).to_host(self.data)
+
+    def item(self):
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __float__(self):
+        return float(self.data.item())
+
+    def __int__(self):
+        return int(self.data.item())
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def detach(self):
+        """The same data, cut from the graph (truncated BPTT carries detached states)."""
+        return Tensor(self.data, name=self.name)
+
+    # ---- autograd
+    def backward(self, grad=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        Parameters
+        ----------
+        grad : Tensor or array, optional
+            The gradient flowing into ``self``; needed unless ``self`` has one element.
+        retain_graph : bool
+            Keep saved values for another sweep (defaults to ``create_graph``).
+        create_graph : bool
+            Record the sweep, so the gradients can be differentiated again.
+        """
+        backward_sweep([self], [grad], retain_graph or create_graph, create_graph)
+
+
+def _seed_gradient(output, grad):
+    if not output.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no graph")
+    if grad is None:
+        if output.size != 1:
+            raise RuntimeError(f"backward: a scalar output or `grad` is needed; got an output "
+                               f"of shape {output.shape} without `grad`")
+        return Tensor(output.xp.ones(output.shape, dtype=output.dtype))
+    if not isinstance(grad, Tensor):
+        grad = Tensor(output.xp.asarray(grad, dtype=output.dtype))
+    if grad.shape != output.shape:
+        raise ValueError(f"backward: grad of shape {grad.shape} does not match the output's "
+                         f"shape {output.shape}")
+    return grad
+
+
+def record(data, inputs, backward, op, n_outputs=1):
+    """Wrap an op's result in a Tensor, recording a Node when a gradient can flow.
+
+    Called by every op: ``data`` is the forward result (a backend array, or a list of them
+    for ops with several outputs), ``inputs`` the operands (tensors or Python scalars),
+    ``backward`` the rule sitting next to the op's forward code.
+    """
+    needs_grad = False
+    if state.grad_enabled:
+        for operand in inputs:
+            if isinstance(operand, Tensor) and operand.requires_grad:
+                needs_grad = True
+                break
+    node = Node(op, inputs, backward, n_outputs) if needs_grad else None
+    if state.anomaly:
+        for array in (data if n_outputs > 1 else (data,)):
+            _check_finite(array, f"forward of '{op}'")
+    if n_outputs > 1:
+        return [_wrap(array, node, index) for index, array in enumerate(data)]
+    return _wrap(data, node, 0)
+
+
+def _wrap(data, node, index):
+    # The hot path: skip __init__'s checks, which ops never need.
+    if type(data) not in _backend._BY_TYPE:   # a NumPy scalar from a ufunc on 0-d input
+        data = _backend.as_array(data)
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out.name = None
+    out.node = node
+    out.output_index = index
+    out.requires_grad = node is not None
+    return out
+
+
+def output_ref(tensor):
+    """A weak reference an op's backward uses to reach its own output without a cycle."""
+    return weakref.ref(tensor)
+
+
+# --------------------------------------------------------------------------- backward
+
+_FREED = ("backward: the graph was already freed by an earlier backward sweep; pass "
+          "retain_graph=True to the first backward() (or mg.grad) to sweep it again")
+
+
+def _reachable(outputs):
+    """The nodes the outputs depend on, newest first (reverse recording order)."""
+    nodes = {}
+    work = [t.node for t in outputs if t.node is not None]
+    while work:
+        node = work.pop()
+        if node.id in nodes:
+            continue
+        if node.backward is None:
+            raise RuntimeError(_FREED)
+        nodes[node.id] = node
+        for operand in node.inputs:
+            if isinstance(operand, Tensor) and operand.node is not None \
+                    and operand.node.id not in nodes:
+                work.append(operand.node)
+    return [nodes[i] for i in sorted(nodes, reverse=True)]
+
+
+class _Accumulator:
+    """Sums the gradients reaching one tensor.
+
+    The first gradient is kept as is (it may be shared with another tensor); the second
+    makes a fresh sum that is ours, and later ones add into it in place. With
+    ``create_graph`` sums are recorded ops instead.
+    """
+    __slots__ = ("grad", "owned")
+
+    def __init__(self, grad):
+        self.grad = grad
+        self.owned = False
+
+    def add(self, grad, create_graph):
+        if create_graph:
+            self.grad = self.grad + grad
+        elif self.owned:
+            self.grad.data += grad.data
+        else:
+            self.grad = Tensor(self.grad.data + grad.data)
+            self.owned = True
+
+
+def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None):
+    """Reverse-mode sweep from ``outputs`` (seeded with ``grads``).
+
+    With ``inputs=None`` leaf gradients accumulate into ``.grad``; otherwise the
+    gradients of ``inputs`` (leaves or not) are returned and no ``.grad`` is touched.
+    """
+    seeds = [_seed_gradient(t, g) for t, g in zip(outputs, grads)]
+    order = _reachable(outputs)
+    pending = {}        # node id -> _Accumulator, or list of them for multi-output nodes
+    leaves = {}         # id(leaf) -> (leaf, _Accumulator)
+    wanted = None if inputs is None else {id(t): t for t in inputs}
+    wanted_nodes = {}   # node id -> wanted non-leaf tensors it produced
+    for tensor in inputs or ():
+        if tensor.node is not None:
+            wanted_nodes.setdefault(tensor.node.id, []).append(tensor)
+    captured = {}       # id(wanted non-leaf) -> its gradient
+
+    def deliver(tensor, grad):
+        node = tensor.node
+        if node is None:
+            if wanted is not None and id(tensor) not in wanted:
+                return
+            entry = leaves.get(id(tensor))
+            if entry is None:
+                leaves[id(tensor)] = (tensor, _Accumulator(grad))
+            else:
+                entry[1].add(grad, create_graph)
+            return
+        if node.n_outputs == 1:
+            slot = pending.get(node.id)
+            if slot is None:
+                pending[node.id] = _Accumulator(grad)
+            else:
+                slot.add(grad, create_graph)
+            return
+        slots = pending.get(node.id)
+        if slots is None:
+            slots = pending[node.id] = [None] * node.n_outputs
+        slot = slots[tensor.output_index]
+        if slot is None:
+            slots[tensor.output_index] = _Accumulator(grad)
+        else:
+            slot.add(grad, create_graph)
+
+    for tensor, grad in zip(outputs, seeds):
+        deliver(tensor, grad)
+
+    with _grad_mode(create_graph):
+        for node in order:
+            slot = pending.pop(node.id, None)
+            if slot is None:            # nothing flowed here (e.g. an unused split piece)
+                if not retain_graph and not create_graph:
+                    node.release()
+                continue
+            if node.n_outputs == 1:
+                grad_out = slot.grad
+            else:
+                grad_out = [s.grad if s is not None else None for s in slot]
+            for tensor in wanted_nodes.get(node.id, ()):
+                captured[id(tensor)] = grad_out if node.n_outputs == 1 \
+                    else grad_out[tensor.output_index]
+            input_grads = node.backward(grad_out)
+            for operand, grad in zip(node.inputs, input_grads):
+                if grad is None or not operand.requires_grad:
+                    continue
+                if state.anomaly:
+                    _check_finite(grad.data, f"backward of '{node.op}'")
+                deliver(operand, grad)
+            if not retain_graph and not create_graph:
+                node.release()     # free saved values as soon as they are used
+    if not retain_graph:
+        for node in order:          # create_graph without retain_graph: free at the end
+            node.release()
+
+    if wanted is not None:
+        results = []
+        for tensor in inputs:
+            if tensor.node is None:
+                entry = leaves.get(id(tensor))
+                grad = entry[1].grad if entry is not None else None
+            else:
+                grad = captured.get(id(tensor))
+            if grad is None:        # not used by the outputs: its gradient is zero
+                grad = Tensor(tensor.xp.zeros(tensor.shape, dtype=tensor.dtype))
+            results.append(grad)
+        return tuple(results)
+
+    for leaf, acc in leaves.values():
+        grad = acc.grad
+        if leaf.grad is None:
+            # a gradient that may be shared with another tensor is copied, so that
+            # in-place updates of one leaf's .grad never reach another's
+            leaf.grad = grad if (acc.owned or create_graph) else Tensor(grad.data.copy())
+        elif create_graph or leaf.grad.requires_grad:
+            leaf.grad = leaf.grad + grad
+        else:
+            leaf.grad.data += grad.data
+    return None
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    Parameters
+    ----------
+    outputs : Tensor or sequence of Tensor
+    inputs : Tensor or sequence of Tensor
+    grad_outputs : Tensor, array or sequence, optional
+        Gradients flowing into ``outputs``; needed for outputs with several elements.
+    retain_graph : bool
+        Keep the graph for another sweep (defaults to ``create_graph``).
+    create_graph : bool
+        Record the sweep, for gradients of gradients.
+
+    Returns
+    -------
+    tuple of Tensor
+        One per input; an input the outputs do not depend on gets zeros.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    for tensor in inputs:
+        if not tensor.requires_grad:
+            raise RuntimeError("grad: an input does not require grad")
+    return backward_sweep(outputs, grad_outputs, retain_graph or create_graph, create_graph,
+                          inputs=inputs)
