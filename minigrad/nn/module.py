@@ -1,0 +1,182 @@
+"""Modules: parameters registered by attribute, state dicts, train/eval, backends."""
+from __future__ import annotations
+
+from .. import backend as _backend
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad, registered when set as a module attribute."""
+    __slots__ = ()
+
+    def __init__(self, data, name=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(_backend.as_array(data), requires_grad=True, name=name)
+
+
+class Module:
+    """Base class: set parameters, sub-modules and lists of modules as attributes.
+
+    ``named_parameters()`` follows registration order with dotted names, so a module
+    whose attributes are named as PyTorch names them loads a PyTorch state dict.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call "
+                                 f"super().__init__() before setting {name!r}")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            if value.name is None:
+                value.name = name
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif isinstance(value, (list, tuple)) and value and \
+                all(isinstance(v, Module) for v in value):
+            value = ModuleList(value)
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, value):
+        """Register ``value`` (a Parameter or None) under ``name``."""
+        setattr(self, name, value)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal
+    def children(self):
+        """The direct sub-modules, in registration order."""
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, module in self._modules.items():
+            yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return (module for _, module in self.named_modules())
+
+    def named_parameters(self, prefix=""):
+        """``(dotted name, Parameter)`` pairs in registration order."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self):
+        return [param for _, param in self.named_parameters()]
+
+    def zero_grad(self):
+        for param in self.parameters():
+            param.grad = None
+
+    def train(self, mode=True):
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    # ---- state
+    def state_dict(self):
+        """``{dotted name: NumPy array}``, copied off the GPU."""
+        return {name: _backend.to_numpy(param.data).copy()
+                for name, param in self.named_parameters()}
+
+    def load_state_dict(self, state, strict=True):
+        """Copy arrays (NumPy, or anything with ``__array__``) into the parameters.
+
+        Each value is cast to its parameter's dtype and moved to its backend. A missing,
+        unexpected or mis-shaped entry raises ``KeyError``/``ValueError`` naming every
+        one of them (with both shapes); nothing is loaded then.
+        """
+        params = dict(self.named_parameters())
+        numpy = _backend.get("numpy").xp
+        arrays = {}
+        problems = []
+        for name, value in state.items():
+            if name not in params:
+                if strict:
+                    problems.append(f"unexpected key {name!r}")
+                continue
+            array = value.data if isinstance(value, Tensor) else value
+            array = _backend.to_numpy(array) if type(array) in _backend._BY_TYPE \
+                else numpy.asarray(array)
+            if array.shape != params[name].shape:
+                problems.append(f"{name!r}: checkpoint shape {tuple(array.shape)}, "
+                                f"model shape {params[name].shape}")
+            arrays[name] = array
+        if strict:
+            problems += [f"missing key {name!r}" for name in params if name not in state]
+        if problems:
+            raise ValueError(f"load_state_dict into {type(self).__name__}: "
+                             + "; ".join(problems))
+        for name, array in arrays.items():
+            param = params[name]
+            target = _backend.of(param.data)
+            param.data = target.from_host(array.astype(param.dtype, copy=False)).copy() \
+                if target.name != "numpy" else array.astype(param.dtype, copy=True)
+        return self
+
+    def to(self, backend):
+        """Move every parameter to ``backend`` (``"numpy"``/``"cupy"``), in place."""
+        target = _backend.get(backend)
+        for param in self.parameters():
+            param.data = _backend.convert(param.data, target)
+            if param.grad is not None:
+                param.grad = Tensor(_backend.convert(param.grad.data, target))
+        return self
+
+    def __repr__(self):
+        lines = [f"  ({name}): {module!r}".replace("\n", "\n  ")
+                 for name, module in self._modules.items()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        return f"{type(self).__name__}({extra}\n" + "\n".join(lines) + "\n)"
+
+    def extra_repr(self):
+        return ""
+
+
+class ModuleList(Module):
+    """A list of modules registered as ``0``, ``1``, ... (PyTorch's naming)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module):
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __len__(self):
+        return len(self._modules)
