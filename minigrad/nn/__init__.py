@@ -1,3 +1,6 @@
 """Neural-network building blocks: modules, layers, losses, initialisers."""
 from . import functional, init
 from .module import Module, ModuleList, Parameter
+from .layers import Dropout, Embedding, LayerNorm, Linear, Sequential
+from .functional import binary_cross_entropy_with_logits, cross_entropy, dropout, mse_loss
+from .utils import clip_grad_norm_
