@@ -30,3 +30,7 @@ dot:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# The cell graphs in docs/figures (needs Graphviz: see `make dot`).
+figures: $(STAMP) dot
+	$(PY) docs/make_figures.py

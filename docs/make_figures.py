@@ -1,0 +1,41 @@
+"""Render every cell kind's graph to docs/figures/<kind>_cell.svg and .png.
+
+    python docs/make_figures.py          (or: make figures)
+
+Needs Graphviz's ``dot``; without it the DOT source is written as .gv files and the
+script says how to install Graphviz.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import minigrad as mg  # noqa: E402
+from models.graph import KINDS, cell_step  # noqa: E402
+
+FIGURES = os.path.join(HERE, "figures")
+# Layer normalisation is a dozen ops; drawn folded once it has its own scope.
+OPTIONS = {"layernorm": {"collapse": ("layer_norm",)}}
+
+
+def main():
+    os.makedirs(FIGURES, exist_ok=True)
+    for kind, (_, _, title) in KINDS.items():
+        outputs, highlight = cell_step(kind)
+        options = dict(highlight=highlight, title=title, **OPTIONS.get(kind, {}))
+        for extension in ("svg", "png"):
+            path = os.path.join(FIGURES, f"{kind}_cell.{extension}")
+            try:
+                mg.viz.render(outputs, path, **options)
+            except mg.viz.GraphvizNotFound as error:
+                print(error, file=sys.stderr)
+                return 1
+            print(f"wrote {os.path.relpath(path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
