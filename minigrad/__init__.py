@@ -18,6 +18,9 @@ from .ops import (abs, broadcast_to, chunk, clip, concat, exp, log, log_softmax,
 from .factories import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck
 from . import nn
+from . import viz
+from . import optim
+from .serialization import load, save
 
 __version__ = "0.1.0"
 

@@ -25,6 +25,7 @@ class _State:
     grad_enabled = True
     anomaly = False
     scope = ""
+    backward_of = None    # the op whose backward rule is running (named by detect_anomaly)
 
 
 state = _State()
@@ -46,6 +47,16 @@ def _grad_mode(enabled):
 def no_grad():
     """``with mg.no_grad():`` records nothing inside (evaluation, optimizer updates)."""
     return _grad_mode(False)
+
+
+@contextlib.contextmanager
+def _sweeping(outer_scope):
+    """Undo what a sweep sets as it goes (the op being swept, the sweep's scope)."""
+    try:
+        yield
+    finally:
+        state.backward_of = None
+        state.scope = outer_scope
 
 
 def enable_grad():
@@ -85,6 +96,7 @@ def detect_anomaly():
 
 
 def _check_finite(data, what):
+    data = _backend.as_array(data)    # a full reduction on NumPy gives a NumPy scalar
     if data.dtype.kind == "f" and not bool(_backend.of(data).xp.isfinite(data).all()):
         raise FloatingPointError(f"detect_anomaly: {what} produced NaN or Inf")
 
@@ -240,8 +252,11 @@ def record(data, inputs, backward, op, n_outputs=1):
                 break
     node = Node(op, inputs, backward, n_outputs) if needs_grad else None
     if state.anomaly:
+        # an op run by a backward rule is part of that op's backward: name the op swept
+        what = f"forward of '{op}'" if state.backward_of is None else \
+            f"backward of '{state.backward_of}' (in its '{op}')"
         for array in (data if n_outputs > 1 else (data,)):
-            _check_finite(array, f"forward of '{op}'")
+            _check_finite(array, what)
     if n_outputs > 1:
         return [_wrap(array, node, index) for index, array in enumerate(data)]
     return _wrap(data, node, 0)
@@ -360,7 +375,9 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None):
     for tensor, grad in zip(outputs, seeds):
         deliver(tensor, grad)
 
-    with _grad_mode(create_graph):
+    outer_scope = state.scope
+    sweep_scope = f"{outer_scope}/backward" if outer_scope else "backward"
+    with _grad_mode(create_graph), _sweeping(outer_scope):
         for node in order:
             slot = pending.pop(node.id, None)
             if slot is None:            # nothing flowed here (e.g. an unused split piece)
@@ -374,6 +391,10 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None):
             for tensor in wanted_nodes.get(node.id, ()):
                 captured[id(tensor)] = grad_out if node.n_outputs == 1 \
                     else grad_out[tensor.output_index]
+            state.backward_of = node.op
+            if create_graph:
+                # a recorded sweep is labelled, so graphs draw it apart from the forward
+                state.scope = f"{sweep_scope}/{node.scope}" if node.scope else sweep_scope
             input_grads = node.backward(grad_out)
             for operand, grad in zip(node.inputs, input_grads):
                 if grad is None or not operand.requires_grad:

@@ -7,6 +7,7 @@ plain sweeps, which need no second derivative, can get there).
 """
 from __future__ import annotations
 
+from .. import backend as _backend
 from ..tensor import Tensor, output_ref, record
 from .arithmetic import needs_grad, operands, reduce_to_shape, shape_error
 
@@ -131,11 +132,16 @@ def clip(x, lo=None, hi=None):
 
 def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (broadcasting all three)."""
-    if isinstance(condition, Tensor):
-        condition = condition.data
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
         raise TypeError("where: a or b must be a tensor")
+    if isinstance(condition, Tensor):
+        # a condition tensor is an operand too: never copy it across backends silently
+        if type(condition.data) is not type(like.data):
+            raise _backend.BackendError(
+                f"where: operands live on different backends ({condition.backend} and "
+                f"{like.backend}); move one with .to()")
+        condition = condition.data
     a, b, x, y = operands(a, b, "where")
     cond = like.xp.asarray(condition).astype(bool, copy=False)
     try:

@@ -110,6 +110,12 @@ def _plain_index(index, xp):
 
 def getitem(x, index):
     """``x[index]`` with NumPy's rules: ints, slices, None, ..., integer arrays and masks."""
+    for part in index if isinstance(index, tuple) else (index,):
+        # an index tensor is an operand too: never copy it across backends silently
+        if isinstance(part, Tensor) and type(part.data) is not type(x.data):
+            raise _backend.BackendError(f"getitem: the tensor and its index live on different "
+                                        f"backends ({x.backend} and {part.backend}); move one "
+                                        f"with .to()")
     index, has_int_array = _plain_index(index, x.xp)
     try:
         out = x.data[index]

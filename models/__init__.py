@@ -1,0 +1,18 @@
+"""The LSTM family on minigrad: cells, sequence layers, gate inspection.
+
+>>> from models import RNNCell, LSTMCell, PeepholeLSTMCell, CoupledLSTMCell, GRUCell
+>>> from models import RNN, LSTM, PeepholeLSTM, CoupledLSTM, GRU
+
+Every cell and layer is a composition of minigrad ops: backpropagation through time is
+the engine's own backward sweep. See docs/cells.md for writing your own cell.
+"""
+from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,
+                    RecurrentCell, RNNCell, layer_norm)
+from .gates import GateRecord, record_gate, record_gates
+from .layers import (GRU, LSTM, RNN, CoupledLSTM, LayerNormLSTM, PeepholeLSTM,
+                     SequenceLayer)
+
+__all__ = ["RNNCell", "LSTMCell", "PeepholeLSTMCell", "CoupledLSTMCell", "GRUCell",
+           "LayerNormLSTMCell", "RecurrentCell", "layer_norm",
+           "RNN", "LSTM", "PeepholeLSTM", "CoupledLSTM", "GRU", "LayerNormLSTM",
+           "SequenceLayer", "record_gates", "record_gate", "GateRecord"]

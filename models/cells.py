@@ -1,0 +1,414 @@
+"""Recurrent cells: one time step of the LSTM family, written as its equations.
+
+Every cell is a composition of minigrad ops; backpropagation through time is the
+engine's own backward sweep. Parameters follow PyTorch's blocked layout: the gates'
+weights are stacked along the first axis in one order per cell (LSTM: i, f, g, o), so a
+step is ONE product ``h @ weight_hh.T`` for all gates, cut with one ``chunk``.
+
+The cell protocol, which :class:`models.layers.SequenceLayer` relies on:
+
+``initial_state(batch_size, like)``
+    the zero state (a tensor, or a tuple of tensors) with ``like``'s dtype and backend.
+``output(state)``
+    the hidden output ``h`` of a state.
+``input_projection(x)`` (optional)
+    the part of the pre-activations that depends on the input alone, for ``x`` of any
+    leading shape; a layer computes it for all time steps with one product.
+``step(projected_x, state)``
+    the next state, from one step's projected input ``(B, G)``.
+``forward(x, state=None)``
+    ``step(input_projection(x), state)``, with zeros for a missing state.
+
+Each gate is computed inside ``mg.scope(<gate name>)`` so the graph renderer draws it
+as a cluster, and handed to :func:`models.gates.record_gate` for inspection.
+"""
+from __future__ import annotations
+
+import math
+
+import minigrad as mg
+from minigrad.nn import Module, Parameter, init
+
+from .gates import record_gate
+
+__all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "PeepholeLSTMCell", "CoupledLSTMCell",
+           "GRUCell", "LayerNormLSTMCell", "layer_norm"]
+
+
+class RecurrentCell(Module):
+    """Shared plumbing: parameter creation with PyTorch's initialisation, zero states,
+    and ``forward = step(input_projection(x), state)``.
+
+    Subclasses set ``state_count`` (1: the state is ``h``; 2: the state is ``(h, c)``).
+    """
+    state_count = 1
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be "
+                             f"positive, got {input_size} and {hidden_size}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+
+    def _parameter(self, *shape):
+        # PyTorch's recurrent initialisation: U(-1/sqrt(H), 1/sqrt(H)) for every parameter.
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        return Parameter(init.uniform_(mg.zeros(*shape), -bound, bound))
+
+    def initial_state(self, batch_size, like):
+        """Zeros ``(batch_size, hidden_size)`` (a pair of them for LSTM kinds), with the
+        dtype and backend of ``like``."""
+        zeros = mg.zeros(batch_size, self.hidden_size, dtype=like.dtype, backend=like.backend)
+        return zeros if self.state_count == 1 else tuple(
+            [zeros] + [mg.zeros_like(zeros) for _ in range(self.state_count - 1)])
+
+    def output(self, state):
+        """The hidden output ``h`` of ``state``."""
+        return state if self.state_count == 1 else state[0]
+
+    def forward(self, x, state=None):
+        """One step: ``x`` is ``(B, input_size)``; ``state`` as :meth:`initial_state`
+        gives it, zeros when None. Returns the next state."""
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: input must be (batch, input_size="
+                             f"{self.input_size}), got shape {x.shape}")
+        if state is None:
+            state = self.initial_state(x.shape[0], x)
+        else:
+            self._check_state(state, x.shape[0])
+        return self.step(self.input_projection(x), state)
+
+    def _check_state(self, state, batch_size):
+        parts = (state,) if self.state_count == 1 else tuple(state)
+        expected = (batch_size, self.hidden_size)
+        if len(parts) != self.state_count or any(p.shape != expected for p in parts):
+            shapes = [getattr(p, "shape", None) for p in parts]
+            raise ValueError(f"{type(self).__name__}: state must be {self.state_count} "
+                             f"tensor(s) of shape {expected}, got {shapes}")
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class _GatedCell(RecurrentCell):
+    """Cells with ``gates * hidden_size`` rows in weight_ih, weight_hh and the biases."""
+    gates = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=None):
+        super().__init__(input_size, hidden_size)
+        rows = self.gates * hidden_size
+        self.weight_ih = self._parameter(rows, input_size)
+        self.weight_hh = self._parameter(rows, hidden_size)
+        self.bias = bias
+        if bias:
+            self.bias_ih = self._parameter(rows)
+            self.bias_hh = self._parameter(rows)
+        if forget_bias:
+            if not bias:
+                raise ValueError(f"{type(self).__name__}: forget_bias={forget_bias} needs "
+                                 f"bias=True")
+            forget = self.forget_slice
+            self.bias_ih.data[forget * hidden_size:(forget + 1) * hidden_size] += forget_bias
+
+    def input_projection(self, x):
+        """``x @ weight_ih.T + bias_ih + bias_hh`` for ``x`` of any leading shape.
+
+        Both biases add straight onto the pre-activations, so they are added here, once
+        for the whole sequence, instead of at every step.
+        """
+        projected = x @ self.weight_ih.T
+        if self.bias:
+            projected = projected + (self.bias_ih + self.bias_hh)
+        return projected
+
+
+class RNNCell(_GatedCell):
+    """Elman RNN cell: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, act tanh or relu.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    bias : bool
+    nonlinearity : {"tanh", "relu"}
+
+    ``cell(x, h=None) -> h'``: ``x`` is ``(B, input_size)``, ``h`` and ``h'`` are
+    ``(B, hidden_size)``. Parameters ``weight_ih (H, I)``, ``weight_hh (H, H)``,
+    ``bias_ih (H,)``, ``bias_hh (H,)``.
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', "
+                             f"got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x, h=None):
+        """One step: ``x`` ``(B, input_size)``, ``h`` ``(B, hidden_size)`` (zeros when
+        None); returns the next ``h``."""
+        return super().forward(x, h)
+
+    def step(self, projected, h):
+        # Elman 1990: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+        with mg.scope("hidden_state"):
+            pre = projected + h @ self.weight_hh.T
+            h = mg.tanh(pre) if self.nonlinearity == "tanh" else mg.relu(pre)
+        record_gate("hidden_state", h)
+        return h
+
+
+class LSTMCell(_GatedCell):
+    """Long short-term memory cell (Hochreiter & Schmidhuber 1997, with the forget gate
+    of Gers et al. 2000), as PyTorch's ``nn.LSTMCell``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    bias : bool
+    forget_bias : float
+        Added to the forget-gate slice of ``bias_ih`` at initialisation (1.0 is the usual
+        choice for learning long dependencies; 0.0 matches PyTorch).
+
+    ``cell(x, state=None) -> (h, c)``: ``x`` is ``(B, input_size)``; ``state`` is
+    ``(h, c)``, each ``(B, hidden_size)``. Parameters ``weight_ih (4H, I)``,
+    ``weight_hh (4H, H)``, ``bias_ih (4H,)``, ``bias_hh (4H,)``; gate order i, f, g, o.
+    """
+    gates = 4
+    state_count = 2
+    forget_slice = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
+        super().__init__(input_size, hidden_size, bias, forget_bias)
+
+    def step(self, projected, state):
+        # i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*); g = tanh(...)   (PyTorch order)
+        # c' = f * c + i * g;  h' = o * tanh(c')
+        h, c = state
+        i, f, g, o = (projected + h @ self.weight_hh.T).chunk(4, axis=1)
+        with mg.scope("input_gate"):
+            i = mg.sigmoid(i)
+        with mg.scope("forget_gate"):
+            f = mg.sigmoid(f)
+        with mg.scope("cell_candidate"):
+            g = mg.tanh(g)
+        with mg.scope("output_gate"):
+            o = mg.sigmoid(o)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * mg.tanh(c)
+        _record_lstm(i, f, g, o, c, h)
+        return h, c
+
+
+class PeepholeLSTMCell(_GatedCell):
+    """LSTM with diagonal peephole connections (Gers & Schmidhuber 2000).
+
+    As :class:`LSTMCell`, plus ``weight_ci``, ``weight_cf``, ``weight_co``, each
+    ``(hidden_size,)``: the input and forget gates see ``c_{t-1}``, the output gate sees
+    the new ``c_t``.
+    """
+    gates = 4
+    state_count = 2
+    forget_slice = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
+        super().__init__(input_size, hidden_size, bias, forget_bias)
+        self.weight_ci = self._parameter(hidden_size)
+        self.weight_cf = self._parameter(hidden_size)
+        self.weight_co = self._parameter(hidden_size)
+
+    def step(self, projected, state):
+        # Gers & Schmidhuber 2000: peepholes see c_{t-1} for i and f, c_t for o
+        # i = sigmoid(a_i + w_ci * c);  f = sigmoid(a_f + w_cf * c);  g = tanh(a_g)
+        # c' = f * c + i * g;  o = sigmoid(a_o + w_co * c');  h' = o * tanh(c')
+        h, c = state
+        i, f, g, o = (projected + h @ self.weight_hh.T).chunk(4, axis=1)
+        with mg.scope("input_gate"):
+            i = mg.sigmoid(i + self.weight_ci * c)
+        with mg.scope("forget_gate"):
+            f = mg.sigmoid(f + self.weight_cf * c)
+        with mg.scope("cell_candidate"):
+            g = mg.tanh(g)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("output_gate"):
+            o = mg.sigmoid(o + self.weight_co * c)
+        with mg.scope("hidden_state"):
+            h = o * mg.tanh(c)
+        _record_lstm(i, f, g, o, c, h)
+        return h, c
+
+
+class CoupledLSTMCell(_GatedCell):
+    """LSTM with coupled input and forget gates (Greff et al. 2017, "CIFG"): ``i = 1 - f``.
+
+    Parameters ``weight_ih (3H, I)``, ``weight_hh (3H, H)``, ``bias_ih (3H,)``,
+    ``bias_hh (3H,)``; gate order f, g, o. Otherwise as :class:`LSTMCell`.
+    """
+    gates = 3
+    state_count = 2
+    forget_slice = 0
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
+        super().__init__(input_size, hidden_size, bias, forget_bias)
+
+    def step(self, projected, state):
+        # Greff et al. 2017 (CIFG): f = sigmoid(a_f), i = 1 - f, g = tanh(a_g),
+        # o = sigmoid(a_o);  c' = f * c + i * g;  h' = o * tanh(c')
+        h, c = state
+        f, g, o = (projected + h @ self.weight_hh.T).chunk(3, axis=1)
+        with mg.scope("forget_gate"):
+            f = mg.sigmoid(f)
+        with mg.scope("input_gate"):
+            i = 1 - f
+        with mg.scope("cell_candidate"):
+            g = mg.tanh(g)
+        with mg.scope("output_gate"):
+            o = mg.sigmoid(o)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * mg.tanh(c)
+        _record_lstm(i, f, g, o, c, h)
+        return h, c
+
+
+def _record_lstm(i, f, g, o, c, h):
+    record_gate("input_gate", i)
+    record_gate("forget_gate", f)
+    record_gate("cell_candidate", g)
+    record_gate("output_gate", o)
+    record_gate("cell_state", c)
+    record_gate("hidden_state", h)
+
+
+class GRUCell(_GatedCell):
+    """Gated recurrent unit (Cho et al. 2014), as PyTorch's ``nn.GRUCell``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    bias : bool
+    reset_after : bool
+        True (PyTorch, cuDNN): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+        False (the original paper; Keras' ``reset_after=False``):
+        ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``.
+
+    ``cell(x, h=None) -> h'`` with ``h' = (1 - z) * n + z * h``. Parameters
+    ``weight_ih (3H, I)``, ``weight_hh (3H, H)``, ``bias_ih (3H,)``, ``bias_hh (3H,)``;
+    gate order r, z, n.
+    """
+    gates = 3
+
+    def __init__(self, input_size, hidden_size, bias=True, reset_after=True):
+        super().__init__(input_size, hidden_size, bias)
+        self.reset_after = reset_after
+
+    def forward(self, x, h=None):
+        """One step: ``x`` ``(B, input_size)``, ``h`` ``(B, hidden_size)`` (zeros when
+        None); returns the next ``h``."""
+        return super().forward(x, h)
+
+    def input_projection(self, x):
+        """``x @ weight_ih.T + bias_ih`` for ``x`` of any leading shape (``b_hn`` sits
+        inside the reset product, so ``bias_hh`` is added per step)."""
+        projected = x @ self.weight_ih.T
+        return projected + self.bias_ih if self.bias else projected
+
+    def step(self, projected, h):
+        # Cho et al. 2014: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        #                  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        #   reset_after:   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        #   otherwise:     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)
+        #                  h' = (1 - z) * n + z * h
+        x_r, x_z, x_n = projected.chunk(3, axis=1)
+        if self.reset_after:
+            recurrent = h @ self.weight_hh.T
+            if self.bias:
+                recurrent = recurrent + self.bias_hh
+            h_r, h_z, h_n = recurrent.chunk(3, axis=1)
+        else:
+            cut = [2 * self.hidden_size]
+            weight_rz, weight_n = mg.split(self.weight_hh, cut, axis=0)
+            recurrent = h @ weight_rz.T
+            if self.bias:
+                bias_rz, bias_n = mg.split(self.bias_hh, cut, axis=0)
+                recurrent = recurrent + bias_rz
+            h_r, h_z = recurrent.chunk(2, axis=1)
+        with mg.scope("reset_gate"):
+            r = mg.sigmoid(x_r + h_r)
+        with mg.scope("update_gate"):
+            z = mg.sigmoid(x_z + h_z)
+        with mg.scope("candidate"):
+            if self.reset_after:
+                n = mg.tanh(x_n + r * h_n)
+            else:
+                h_n = (r * h) @ weight_n.T
+                n = mg.tanh(x_n + (h_n + bias_n if self.bias else h_n))
+        with mg.scope("hidden_state"):
+            h = (1 - z) * n + z * h
+        record_gate("reset_gate", r)
+        record_gate("update_gate", z)
+        record_gate("candidate", n)
+        record_gate("hidden_state", h)
+        return h
+
+
+def layer_norm(x, gain, shift, eps=1e-5):
+    """Normalise the last axis to zero mean and unit variance, then ``* gain + shift``."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / mg.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps) \
+        * gain + shift
+
+
+class LayerNormLSTMCell(RecurrentCell):
+    """Layer-normalised LSTM (Ba, Kiros & Hinton 2016, section 3.1).
+
+    The input and recurrent pre-activations (all four gates together) are normalised
+    separately, and so is the cell state before the output's tanh. Parameters:
+    ``weight_ih (4H, I)``, ``weight_hh (4H, H)``, ``bias_ih (4H,)`` (one bias: the
+    normalisations' shifts make a second redundant), gate order i, f, g, o; gains
+    and shifts ``norm_ih_*``, ``norm_hh_*`` ``(4H,)`` and ``norm_c_*`` ``(H,)``, started
+    at 1 and 0.
+    """
+    state_count = 2
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
+        super().__init__(input_size, hidden_size)
+        self.weight_ih = self._parameter(4 * hidden_size, input_size)
+        self.weight_hh = self._parameter(4 * hidden_size, hidden_size)
+        self.bias = bias
+        if bias:
+            self.bias_ih = Parameter(mg.zeros(4 * hidden_size))
+            self.bias_ih.data[hidden_size:2 * hidden_size] = forget_bias
+        for name, size in (("ih", 4 * hidden_size), ("hh", 4 * hidden_size), ("c", hidden_size)):
+            setattr(self, f"norm_{name}_gain", Parameter(mg.ones(size)))
+            setattr(self, f"norm_{name}_shift", Parameter(mg.zeros(size)))
+
+    def input_projection(self, x):
+        """``LN(x @ weight_ih.T) + bias_ih`` for ``x`` of any leading shape."""
+        projected = layer_norm(x @ self.weight_ih.T, self.norm_ih_gain, self.norm_ih_shift)
+        return projected + self.bias_ih if self.bias else projected
+
+    def step(self, projected, state):
+        # Ba et al. 2016, eq. 20-22: (i, f, g, o) = LN(W_h h) + LN(W_x x) + b
+        # c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(LN(c'))
+        h, c = state
+        recurrent = layer_norm(h @ self.weight_hh.T, self.norm_hh_gain, self.norm_hh_shift)
+        i, f, g, o = (projected + recurrent).chunk(4, axis=1)
+        with mg.scope("input_gate"):
+            i = mg.sigmoid(i)
+        with mg.scope("forget_gate"):
+            f = mg.sigmoid(f)
+        with mg.scope("cell_candidate"):
+            g = mg.tanh(g)
+        with mg.scope("output_gate"):
+            o = mg.sigmoid(o)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * mg.tanh(layer_norm(c, self.norm_c_gain, self.norm_c_shift))
+        _record_lstm(i, f, g, o, c, h)
+        return h, c

@@ -1,0 +1,98 @@
+"""Gate inspection: record what every gate of every cell did, as NumPy arrays.
+
+>>> import minigrad as mg
+>>> from models import LSTM, record_gates
+>>> lstm = LSTM(3, 4)
+>>> with record_gates() as gates:
+...     output, (h_n, c_n) = lstm(mg.randn(7, 2, 3))
+>>> gates["l0/forget_gate"].shape          # (T, B, H)
+(7, 2, 4)
+
+Cells call :func:`record_gate` on each gate they compute; with no recorder active that
+is one global lookup and a comparison, so leaving the calls in costs nothing measurable.
+Sequence layers tell the recorder which layer and direction is running, so keys read
+``"l{k}/{gate}"`` and ``"l{k}_reverse/{gate}"``; a cell called on its own records under
+the bare gate name. Arrays are in time order for both directions.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy
+
+_active = None      # the GateRecord being filled, or None
+
+
+def record_gate(name, tensor):
+    """Give ``tensor`` (a gate's activations, ``(B, H)``) to the active recorder, if any."""
+    if _active is not None:
+        _active._add(name, tensor)
+
+
+class GateRecord(dict):
+    """``{"l0/forget_gate": array (T, B, H), ...}``, filled when the ``with`` block ends.
+
+    Every call a cell makes during the block adds one time step; calling a layer twice
+    inside one block appends the second call's steps after the first's.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._prefix = ""
+        self._steps = {}          # key -> list of (B, H) NumPy arrays, in recording order
+
+    def _add(self, name, tensor):
+        key = f"{self._prefix}/{name}" if self._prefix else name
+        self._steps.setdefault(key, []).append(tensor.numpy().copy())
+
+    @contextlib.contextmanager
+    def _direction(self, prefix, reverse):
+        """Used by sequence layers around one direction of one layer: keys get
+        ``prefix``, and a reverse pass's steps are put back in time order."""
+        previous = self._prefix
+        self._prefix = prefix
+        marks = {key: len(steps) for key, steps in self._steps.items()}
+        try:
+            yield
+        finally:
+            self._prefix = previous
+            if reverse:
+                for key, steps in self._steps.items():
+                    if key.startswith(prefix + "/"):
+                        start = marks.get(key, 0)
+                        steps[start:] = steps[start:][::-1]
+
+    def _finish(self):
+        for key, steps in self._steps.items():
+            self[key] = numpy.stack(steps)
+
+
+@contextlib.contextmanager
+def record_gates():
+    """Record every gate computed inside the block.
+
+    Yields
+    ------
+    GateRecord
+        A dict, filled when the block ends: ``"l{k}/{gate}"`` (``"l{k}_reverse/{gate}"``
+        for the reverse direction; the bare gate name for a cell called on its own) to a
+        NumPy array ``(T, B, H)``. Gate names: ``input_gate``, ``forget_gate``,
+        ``cell_candidate``, ``output_gate``, ``cell_state``, ``hidden_state`` (LSTM kinds);
+        ``reset_gate``, ``update_gate``, ``candidate``, ``hidden_state`` (GRU);
+        ``hidden_state`` (RNN). With ``lengths``, steps past a sequence's end hold
+        whatever the cell computed there (the layer discards them).
+    """
+    global _active
+    previous = _active
+    record = GateRecord()
+    _active = record
+    try:
+        yield record
+    finally:
+        _active = previous
+        record._finish()
+
+
+def active_recorder():
+    """The recorder in use, or None (sequence layers read it once per forward)."""
+    return _active
