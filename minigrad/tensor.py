@@ -14,6 +14,7 @@ and can be differentiated again.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import weakref
 
@@ -47,6 +48,26 @@ def _grad_mode(enabled):
 def no_grad():
     """``with mg.no_grad():`` records nothing inside (evaluation, optimizer updates)."""
     return _grad_mode(False)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Pause Python's cyclic garbage collector inside the block.
+
+    Recording thousands of ops makes the collector walk the growing graph again and
+    again (a 10,000-step LSTM spent most of its forward pass there). The engine's graphs
+    hold no reference cycles (ops reach their own outputs through weak references), so
+    reference counting frees them without the collector; the backward sweep and the
+    sequence layers' time loops run inside this block. Cyclic garbage made meanwhile by
+    other code waits until the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager
@@ -377,7 +398,7 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None):
 
     outer_scope = state.scope
     sweep_scope = f"{outer_scope}/backward" if outer_scope else "backward"
-    with _grad_mode(create_graph), _sweeping(outer_scope):
+    with _grad_mode(create_graph), _sweeping(outer_scope), collector_paused():
         for node in order:
             slot = pending.pop(node.id, None)
             if slot is None:            # nothing flowed here (e.g. an unused split piece)

@@ -22,6 +22,7 @@ import numpy
 import minigrad as mg
 from minigrad.nn import Module
 from minigrad.nn.functional import dropout as _dropout
+from minigrad.tensor import collector_paused
 
 from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,
                     RNNCell)
@@ -148,6 +149,11 @@ class SequenceLayer(Module):
         masks = self._masks(lengths, steps, batch, x)
         initial = self._initial_states(hx, batch, x)
         recorder = active_recorder()
+        with collector_paused():       # thousands of recorded ops: see its docstring
+            output, finals = self._run_layers(x, initial, masks, recorder)
+        return output, _map(lambda *parts: mg.stack(parts, axis=0), *finals)
+
+    def _run_layers(self, x, initial, masks, recorder):
         finals = []
         layer_input = x
         for layer in range(self.num_layers):
@@ -166,7 +172,7 @@ class SequenceLayer(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = _dropout(layer_input, self.dropout, training=True)
         output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
-        return output, _map(lambda *parts: mg.stack(parts, axis=0), *finals)
+        return output, finals
 
     def _run(self, cell, x, state, masks, reverse):
         """One direction of one layer over all ``T`` steps: ``(outputs (T, B, H), final
