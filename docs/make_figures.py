@@ -18,7 +18,7 @@ from models.graph import KINDS, cell_step  # noqa: E402
 
 FIGURES = os.path.join(HERE, "figures")
 # Layer normalisation is a dozen ops; drawn folded once it has its own scope.
-OPTIONS = {"layernorm": {"collapse": ("layer_norm",)}}
+OPTIONS = {"layernorm": {"collapse": ("input_norm", "recurrent_norm", "cell_norm")}}
 
 
 def main():

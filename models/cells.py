@@ -356,11 +356,14 @@ class GRUCell(_GatedCell):
         return h
 
 
-def layer_norm(x, gain, shift, eps=1e-5):
-    """Normalise the last axis to zero mean and unit variance, then ``* gain + shift``."""
-    centred = x - x.mean(axis=-1, keepdims=True)
-    return centred / mg.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps) \
-        * gain + shift
+def layer_norm(x, gain, shift, eps=1e-5, name="layer_norm"):
+    """Normalise the last axis to zero mean and unit variance, then ``* gain + shift``.
+
+    Recorded inside ``mg.scope(name)``, so a graph can fold it into one box."""
+    with mg.scope(name):
+        centred = x - x.mean(axis=-1, keepdims=True)
+        return centred / mg.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps) \
+            * gain + shift
 
 
 class LayerNormLSTMCell(RecurrentCell):
@@ -389,14 +392,16 @@ class LayerNormLSTMCell(RecurrentCell):
 
     def input_projection(self, x):
         """``LN(x @ weight_ih.T) + bias_ih`` for ``x`` of any leading shape."""
-        projected = layer_norm(x @ self.weight_ih.T, self.norm_ih_gain, self.norm_ih_shift)
+        projected = layer_norm(x @ self.weight_ih.T, self.norm_ih_gain, self.norm_ih_shift,
+                               name="input_norm")
         return projected + self.bias_ih if self.bias else projected
 
     def step(self, projected, state):
         # Ba et al. 2016, eq. 20-22: (i, f, g, o) = LN(W_h h) + LN(W_x x) + b
         # c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(LN(c'))
         h, c = state
-        recurrent = layer_norm(h @ self.weight_hh.T, self.norm_hh_gain, self.norm_hh_shift)
+        recurrent = layer_norm(h @ self.weight_hh.T, self.norm_hh_gain, self.norm_hh_shift,
+                               name="recurrent_norm")
         i, f, g, o = (projected + recurrent).chunk(4, axis=1)
         with mg.scope("input_gate"):
             i = mg.sigmoid(i)
@@ -409,6 +414,6 @@ class LayerNormLSTMCell(RecurrentCell):
         with mg.scope("cell_state"):
             c = f * c + i * g
         with mg.scope("hidden_state"):
-            h = o * mg.tanh(layer_norm(c, self.norm_c_gain, self.norm_c_shift))
+            h = o * mg.tanh(layer_norm(c, self.norm_c_gain, self.norm_c_shift, name="cell_norm"))
         _record_lstm(i, f, g, o, c, h)
         return h, c
