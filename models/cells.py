@@ -24,6 +24,7 @@ as a cluster, and handed to :func:`models.gates.record_gate` for inspection.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import minigrad as mg
@@ -90,6 +91,26 @@ class RecurrentCell(Module):
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
 
+    # ---- the recurrent product, with weight_hh transposed once per sequence
+    _weight_hh_t = None
+
+    @contextlib.contextmanager
+    def unrolled(self):
+        """While a layer runs this cell over a sequence, transpose ``weight_hh`` once
+        instead of once per step: the per-step gradients of the product then sum into
+        one contiguous buffer, transposed back once, rather than through a transposed
+        view each step."""
+        object.__setattr__(self, "_weight_hh_t", self.weight_hh.T)
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_weight_hh_t", None)
+
+    def _recurrent(self, h):
+        """``h @ weight_hh.T``: one product for all gates."""
+        weight_t = self._weight_hh_t
+        return h @ (weight_t if weight_t is not None else self.weight_hh.T)
+
 
 class _GatedCell(RecurrentCell):
     """Cells with ``gates * hidden_size`` rows in weight_ih, weight_hh and the biases."""
@@ -152,7 +173,7 @@ class RNNCell(_GatedCell):
     def step(self, projected, h):
         # Elman 1990: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
         with mg.scope("hidden_state"):
-            pre = projected + h @ self.weight_hh.T
+            pre = projected + self._recurrent(h)
             h = mg.tanh(pre) if self.nonlinearity == "tanh" else mg.relu(pre)
         record_gate("hidden_state", h)
         return h
@@ -185,7 +206,7 @@ class LSTMCell(_GatedCell):
         # i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*); g = tanh(...)   (PyTorch order)
         # c' = f * c + i * g;  h' = o * tanh(c')
         h, c = state
-        i, f, g, o = (projected + h @ self.weight_hh.T).chunk(4, axis=1)
+        i, f, g, o = (projected + self._recurrent(h)).chunk(4, axis=1)
         with mg.scope("input_gate"):
             i = mg.sigmoid(i)
         with mg.scope("forget_gate"):
@@ -224,7 +245,7 @@ class PeepholeLSTMCell(_GatedCell):
         # i = sigmoid(a_i + w_ci * c);  f = sigmoid(a_f + w_cf * c);  g = tanh(a_g)
         # c' = f * c + i * g;  o = sigmoid(a_o + w_co * c');  h' = o * tanh(c')
         h, c = state
-        i, f, g, o = (projected + h @ self.weight_hh.T).chunk(4, axis=1)
+        i, f, g, o = (projected + self._recurrent(h)).chunk(4, axis=1)
         with mg.scope("input_gate"):
             i = mg.sigmoid(i + self.weight_ci * c)
         with mg.scope("forget_gate"):
@@ -258,7 +279,7 @@ class CoupledLSTMCell(_GatedCell):
         # Greff et al. 2017 (CIFG): f = sigmoid(a_f), i = 1 - f, g = tanh(a_g),
         # o = sigmoid(a_o);  c' = f * c + i * g;  h' = o * tanh(c')
         h, c = state
-        f, g, o = (projected + h @ self.weight_hh.T).chunk(3, axis=1)
+        f, g, o = (projected + self._recurrent(h)).chunk(3, axis=1)
         with mg.scope("forget_gate"):
             f = mg.sigmoid(f)
         with mg.scope("input_gate"):
@@ -325,7 +346,7 @@ class GRUCell(_GatedCell):
         #                  h' = (1 - z) * n + z * h
         x_r, x_z, x_n = projected.chunk(3, axis=1)
         if self.reset_after:
-            recurrent = h @ self.weight_hh.T
+            recurrent = self._recurrent(h)
             if self.bias:
                 recurrent = recurrent + self.bias_hh
             h_r, h_z, h_n = recurrent.chunk(3, axis=1)
@@ -400,7 +421,7 @@ class LayerNormLSTMCell(RecurrentCell):
         # Ba et al. 2016, eq. 20-22: (i, f, g, o) = LN(W_h h) + LN(W_x x) + b
         # c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(LN(c'))
         h, c = state
-        recurrent = layer_norm(h @ self.weight_hh.T, self.norm_hh_gain, self.norm_hh_shift,
+        recurrent = layer_norm(self._recurrent(h), self.norm_hh_gain, self.norm_hh_shift,
                                name="recurrent_norm")
         i, f, g, o = (projected + recurrent).chunk(4, axis=1)
         with mg.scope("input_gate"):

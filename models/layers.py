@@ -187,6 +187,14 @@ class SequenceLayer(Module):
             inputs = mg.split(x, steps, axis=0)
             advance = cell
         outputs = [None] * steps
+        unrolled = cell.unrolled() if hasattr(cell, "unrolled") else contextlib.nullcontext()
+        with unrolled:
+            state = self._steps(cell, advance, inputs, state, masks, reverse, outputs)
+        return mg.stack(outputs, axis=0), state
+
+    @staticmethod
+    def _steps(cell, advance, inputs, state, masks, reverse, outputs):
+        steps = len(inputs)
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             with mg.scope(f"t{t}"):
                 x_t = inputs[t]
@@ -201,7 +209,7 @@ class SequenceLayer(Module):
                     mask = masks[t]
                     state = _map(lambda n, o: mg.where(mask, n, o), new, state)
                     outputs[t] = mg.where(mask, cell.output(state), 0.0)
-        return mg.stack(outputs, axis=0), state
+        return state
 
     # ---- arguments
     def _check_input(self, x):
