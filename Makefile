@@ -14,8 +14,13 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# `dot` first, so the render tests run rather than skip (they skip where it cannot be had).
+test: $(STAMP) dot
 	$(PY) -m pytest
+
+# Side by side with PyTorch and a hand-written NumPy LSTM; see docs/performance.md.
+bench: $(STAMP)
+	$(PY) -m benchmarks
 
 # Graphviz's `dot` renders the cell graphs; install it where we can, explain otherwise.
 dot:
@@ -34,3 +39,19 @@ clean:
 # The cell graphs in docs/figures (needs Graphviz: see `make dot`).
 figures: $(STAMP) dot
 	$(PY) docs/make_figures.py
+
+# The showcase: an LSTM learns the adding problem at T=100 (a few minutes on two CPU
+# cores), then its cell graph is drawn and the run's plots are listed.
+DEMO := runs/demo
+demo: $(STAMP) dot
+	@mkdir -p $(DEMO)
+	@start=$$(date +%s); \
+	$(PY) -m models.train --task adding --seq-len 100 --out $(DEMO) || exit $$?; \
+	if command -v dot >/dev/null 2>&1; then graph=$(DEMO)/lstm_cell.svg; \
+	else graph=$(DEMO)/lstm_cell.gv; fi; \
+	$(PY) -m models.graph lstm -o $$graph || echo "could not draw the cell graph"; \
+	echo; echo "demo done in $$(( $$(date +%s) - start )) s:"; \
+	echo "  run folder        $(DEMO)/ (metrics.jsonl, checkpoint.npz, summary.json)"; \
+	echo "  loss curve        $(DEMO)/loss.png"; \
+	echo "  gate activations  $(DEMO)/gates.png"; \
+	echo "  LSTM cell graph   $$graph"

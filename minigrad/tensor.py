@@ -326,27 +326,67 @@ def _reachable(outputs):
     return [nodes[i] for i in sorted(nodes, reverse=True)]
 
 
+class PendingProduct:
+    """``left.T @ right``, a gradient left uncomputed so that the many products reaching
+    one tensor (a weight used at every time step) are summed by one matrix product,
+    ``concat(lefts).T @ concat(rights)``, instead of one small product and one
+    full-size addition per step. Only plain sweeps make them (see ``matmul``)."""
+    __slots__ = ("left", "right")
+
+    def __init__(self, left, right):
+        self.left = left
+        self.right = right
+
+    requires_grad = False
+
+
 class _Accumulator:
     """Sums the gradients reaching one tensor.
 
     The first gradient is kept as is (it may be shared with another tensor); the second
     makes a fresh sum that is ours, and later ones add into it in place. With
-    ``create_graph`` sums are recorded ops instead.
+    ``create_graph`` sums are recorded ops instead. Pending products are collected and
+    multiplied out together when the sum is read.
     """
-    __slots__ = ("grad", "owned")
+    __slots__ = ("total", "owned", "lefts", "rights")
 
     def __init__(self, grad):
-        self.grad = grad
+        self.total = None
         self.owned = False
+        self.lefts = self.rights = None
+        self.add(grad, False)
 
     def add(self, grad, create_graph):
-        if create_graph:
-            self.grad = self.grad + grad
+        if type(grad) is PendingProduct:
+            if self.lefts is None:
+                self.lefts, self.rights = [], []
+            self.lefts.append(grad.left)
+            self.rights.append(grad.right)
+        elif self.total is None:
+            self.total = grad
+        elif create_graph:
+            self.total = self.total + grad
         elif self.owned:
-            self.grad.data += grad.data
+            self.total.data += grad.data
         else:
-            self.grad = Tensor(self.grad.data + grad.data)
+            self.total = Tensor(self.total.data + grad.data)
             self.owned = True
+
+    @property
+    def grad(self):
+        if self.lefts is not None:
+            lefts, rights = self.lefts, self.rights
+            self.lefts = self.rights = None
+            if len(lefts) == 1:
+                product = lefts[0].T @ rights[0]
+            else:
+                xp = _backend.of(lefts[0]).xp
+                product = xp.concatenate(lefts).T @ xp.concatenate(rights)
+            if self.total is None:
+                self.total, self.owned = Tensor(product), True
+            else:
+                self.add(Tensor(product), False)
+        return self.total
 
 
 def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None):

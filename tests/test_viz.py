@@ -5,7 +5,6 @@ Everything but the render tests reads ``Digraph.source`` and needs no Graphviz p
 import collections
 import re
 import shutil
-import time
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -150,17 +149,14 @@ def test_long_sequence_folds_into_a_block():
     assert len(nodes_of(everything)) > 100 * 12
 
 
-def test_a_10000_op_chain_does_not_recurse_and_is_fast():
+def test_a_10000_op_chain_does_not_recurse():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     y = x
     for _ in range(10_000):
         y = y * 1.0001
-    start = time.perf_counter()
     source = mg.viz.graph(y).source
-    elapsed = time.perf_counter() - start
     assert len(nodes_of(source)) == 10_002       # the leaf, 10,000 ops, the output
     assert len(edges_of(source)) == 10_001
-    assert elapsed < 10, f"drawing a 10,000-op chain took {elapsed:.1f}s"
 
 
 def test_freed_graph_is_refused():

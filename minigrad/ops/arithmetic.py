@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .. import backend as _backend
-from ..tensor import Tensor, record
+from ..tensor import PendingProduct, Tensor, record, state
 
 
 def reduce_to_shape(grad, shape):
@@ -161,6 +161,7 @@ def matmul(a, b):
         raise shape_error("matmul", a, b, "do not align") from None
 
     def backward(grad):
+        plain_sweep = not state.grad_enabled and not state.anomaly
         # Work with the promoted forms (1-D a as a row, 1-D b as a column), then undo the
         # promotion and the broadcasting of batch dimensions.
         a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
@@ -175,6 +176,10 @@ def matmul(a, b):
         if needs_grad(a):
             grad_a = reduce_to_shape(grad @ _swap_last(b2), a2.shape).reshape(a.shape)
         if needs_grad(b):
-            grad_b = reduce_to_shape(_swap_last(a2) @ grad, b2.shape).reshape(b.shape)
+            if plain_sweep and a.ndim == 2 and b.ndim == 2:
+                # left for the accumulator to sum with the other steps' in one product
+                grad_b = PendingProduct(a.data, grad.data)
+            else:
+                grad_b = reduce_to_shape(_swap_last(a2) @ grad, b2.shape).reshape(b.shape)
         return grad_a, grad_b
     return record(out, (a, b), backward, "matmul")
