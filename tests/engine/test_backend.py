@@ -289,3 +289,17 @@ def test_tensor_numpy_is_the_explicit_way_home():
     assert isinstance(host, np.ndarray)
     np.testing.assert_array_equal(np.asarray(x), [1.0, 2.0])   # Tensor.__array__ copies
     assert "tensor([1., 2.]" in repr(x)
+
+
+def test_keeping_freed_memory_can_be_turned_off(monkeypatch):
+    from minigrad import backend
+    monkeypatch.setenv("MINIGRAD_MALLOC_TUNING", "0")
+    assert backend.keep_freed_memory() is False
+    monkeypatch.delenv("MINIGRAD_MALLOC_TUNING")
+    applied = backend.keep_freed_memory()
+    assert applied is (sys.platform.startswith("linux") and _glibc())
+
+
+def _glibc():
+    import platform
+    return platform.libc_ver()[0] == "glibc"
