@@ -90,18 +90,26 @@ def is_grad_enabled() -> bool:
     return state.grad_enabled
 
 
-@contextlib.contextmanager
-def scope(name: str):
+class scope:
     """Label the ops recorded inside; nested scopes join with ``/``.
 
-    The graph renderer (:mod:`minigrad.viz`) draws each scope as a labelled cluster.
+    ``with mg.scope("forget_gate"): ...``. The graph renderer (:mod:`minigrad.viz`)
+    draws each scope as a labelled cluster. (A class rather than a generator-based
+    context manager: cells enter several per time step.)
     """
-    previous = state.scope
-    state.scope = f"{previous}/{name}" if previous else name
-    try:
-        yield
-    finally:
-        state.scope = previous
+    __slots__ = ("name", "previous")
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        self.previous = previous = state.scope
+        state.scope = f"{previous}/{self.name}" if previous else self.name
+        return self
+
+    def __exit__(self, *exc_info):
+        state.scope = self.previous
+        return False
 
 
 @contextlib.contextmanager

@@ -412,3 +412,23 @@ def test_to_another_backend_and_back():
 
 def test_to_the_same_backend_is_identity():
     check(lambda x: x.to(mg.get_backend()) * 2, values((2,), 10))
+
+
+@pytest.mark.parametrize("name", ["tanh_derivative", "sigmoid_derivative"])
+def test_fused_derivative_ops_over_both_inputs(name):
+    # tanh's and sigmoid's backward rules are ops of their own; differentiable in both
+    # the incoming gradient and the saved output, so third derivatives work too
+    from minigrad.ops import elementwise
+    op = getattr(elementwise, name)
+    grad = mg.tensor(np.linspace(-1.5, 2.0, 6).reshape(2, 3), requires_grad=True)
+    out = mg.tensor(np.linspace(-0.9, 0.8, 6).reshape(2, 3), requires_grad=True)
+    assert mg.gradcheck(op, [grad, out])
+    x = mg.tensor(np.array([0.3, -1.2]), requires_grad=True)
+    f = (lambda v: v.tanh()) if name.startswith("tanh") else (lambda v: v.sigmoid())
+    (d1,) = mg.grad(f(x).sum(), x, create_graph=True)
+    (d2,) = mg.grad(d1.sum(), x, create_graph=True)
+    (d3,) = mg.grad(d2.sum(), x)
+    t = np.tanh(x.numpy()) if name.startswith("tanh") else 1 / (1 + np.exp(-x.numpy()))
+    expected = (-2 + 6 * t ** 2) * (1 - t ** 2) if name.startswith("tanh") \
+        else t * (1 - t) * (1 - 6 * t + 6 * t ** 2)
+    np.testing.assert_allclose(d3.numpy(), expected, rtol=1e-10)
