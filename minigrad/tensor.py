@@ -359,10 +359,15 @@ class _Accumulator:
     __slots__ = ("total", "owned", "lefts", "rights")
 
     def __init__(self, grad):
-        self.total = None
         self.owned = False
-        self.lefts = self.rights = None
-        self.add(grad, False)
+        if type(grad) is PendingProduct:
+            self.total = None
+            self.lefts, self.rights = [grad.left], [grad.right]
+        else:
+            self.total = grad
+            self.lefts = self.rights = None
+
+    PENDING_LIMIT = 32      # products multiplied out together; bounds the memory held
 
     def add(self, grad, create_graph):
         if type(grad) is PendingProduct:
@@ -370,6 +375,8 @@ class _Accumulator:
                 self.lefts, self.rights = [], []
             self.lefts.append(grad.left)
             self.rights.append(grad.right)
+            if len(self.lefts) >= self.PENDING_LIMIT:
+                self.multiply_out()
         elif self.total is None:
             self.total = grad
         elif create_graph:
@@ -380,20 +387,23 @@ class _Accumulator:
             self.total = Tensor(self.total.data + grad.data)
             self.owned = True
 
+    def multiply_out(self):
+        lefts, rights = self.lefts, self.rights
+        self.lefts = self.rights = None
+        if len(lefts) == 1:
+            product = lefts[0].T @ rights[0]
+        else:
+            xp = _backend.of(lefts[0]).xp
+            product = xp.concatenate(lefts).T @ xp.concatenate(rights)
+        if self.total is None:
+            self.total, self.owned = Tensor(product), True
+        else:
+            self.add(Tensor(product), False)
+
     @property
     def grad(self):
         if self.lefts is not None:
-            lefts, rights = self.lefts, self.rights
-            self.lefts = self.rights = None
-            if len(lefts) == 1:
-                product = lefts[0].T @ rights[0]
-            else:
-                xp = _backend.of(lefts[0]).xp
-                product = xp.concatenate(lefts).T @ xp.concatenate(rights)
-            if self.total is None:
-                self.total, self.owned = Tensor(product), True
-            else:
-                self.add(Tensor(product), False)
+            self.multiply_out()
         return self.total
 
 
