@@ -37,6 +37,8 @@ def as_operand(value, like):
 
 def operands(a, b, op):
     """``(a, b, a_data, b_data)`` for a binary op; refuses tensors of two backends."""
+    if type(a) is Tensor and type(b) is Tensor and type(a.data) is type(b.data):
+        return a, b, a.data, b.data          # the common case, checked cheaply first
     if isinstance(a, Tensor):
         b = as_operand(b, a)
     else:
