@@ -24,7 +24,6 @@ the checkpoint on disk is then the last good one.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import inspect
 import json
 import math
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import minigrad as mg
 from minigrad import backend as _backend
@@ -140,32 +140,6 @@ def _safe(name):
 
 # --------------------------------------------------------------------------- pieces
 
-def limit_blas_threads(count):
-    """Set OpenBLAS's thread count after NumPy has loaded it (environment variables are
-    read only at load time). A recurrent step multiplies small matrices, which run
-    fastest, and reproducibly, on one thread. Returns whether a library answered."""
-    if not count or not os.path.exists("/proc/self/maps"):
-        return False
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "blas" in line.lower()
-                 and line.split()[-1].startswith("/")}
-    done = False
-    for path in sorted(paths):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                       "openblas_set_num_threads64_", "openblas_set_num_threads",
-                       "MKL_Set_Num_Threads"):
-            setter = getattr(library, symbol, None)
-            if setter is not None:
-                setter(int(count))
-                done = True
-                break
-    return done
-
-
 def make_optimizer(name, params, lr):
     if name == "adam":
         return mg.optim.Adam(params, lr=lr)
@@ -264,11 +238,20 @@ def _format_eval(task, step, metrics):
 def run(config, resume=False):
     """Train as ``config`` (see :func:`resolve_config`) says; returns a summary dict with
     ``exit_code``, ``solved``, ``solved_at_step``, ``sequences_to_solve``, ``final`` (the
-    last evaluation), ``seconds_per_step``, ``parameters`` and the output paths."""
+    last evaluation), ``seconds_per_step``, ``parameters`` and the output paths.
+
+    BLAS runs on ``config["threads"]`` threads meanwhile (1 by default): a recurrent step
+    multiplies small matrices, which one thread does fastest, and reproducibly; on a
+    busy 2-core machine OpenBLAS's own threads made a step twenty times slower.
+    """
+    with threadpool_limits(limits=config["threads"] or None, user_api="blas"):
+        return _train(config, resume)
+
+
+def _train(config, resume):
     out = Path(config["out"])
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out / CHECKPOINT
-    limit_blas_threads(config["threads"])
 
     saved = None
     if resume:
