@@ -75,7 +75,7 @@ def _load_numpy():
 _MALLOC_TRIM_THRESHOLD, _MALLOC_MMAP_THRESHOLD = -1, -3     # glibc's mallopt parameters
 
 
-def keep_freed_memory(trim_threshold=256 << 20, mmap_threshold=32 << 20):
+def keep_freed_memory(trim_threshold=256 << 20, mmap_threshold=128 << 20):
     """Let glibc keep freed memory for reuse instead of handing it back at once.
 
     An LSTM step allocates and frees the same few array sizes over and over. With glibc's
