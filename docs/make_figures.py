@@ -14,18 +14,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import minigrad as mg  # noqa: E402
-from models.graph import KINDS, cell_step  # noqa: E402
+from models.graph import DEFAULT_COLLAPSE, KINDS, cell_step  # noqa: E402
 
 FIGURES = os.path.join(HERE, "figures")
-# Layer normalisation is a dozen ops; drawn folded once it has its own scope.
-OPTIONS = {"layernorm": {"collapse": ("input_norm", "recurrent_norm", "cell_norm")}}
 
 
 def main():
     os.makedirs(FIGURES, exist_ok=True)
     for kind, (_, _, title) in KINDS.items():
         outputs, highlight = cell_step(kind)
-        options = dict(highlight=highlight, title=title, **OPTIONS.get(kind, {}))
+        options = dict(highlight=highlight, title=title,
+                       collapse=DEFAULT_COLLAPSE.get(kind, ()))
         for extension in ("svg", "png"):
             path = os.path.join(FIGURES, f"{kind}_cell.{extension}")
             try:

@@ -31,6 +31,10 @@ KINDS = {
 }
 
 
+# Scopes folded by default: layer normalisation is a dozen ops, drawn as one box each.
+DEFAULT_COLLAPSE = {"layernorm": ("input_norm", "recurrent_norm", "cell_norm")}
+
+
 def _named(tensor, name):
     tensor.name = name
     return tensor
@@ -100,8 +104,9 @@ def main(argv=None):
     parser.add_argument("--all-tensors", action="store_true",
                         help="draw every intermediate tensor (show_tensors='all')")
     parser.add_argument("--no-shapes", action="store_true", help="leave shapes out")
-    parser.add_argument("--collapse", nargs="*", default=(), metavar="SCOPE",
-                        help="scopes drawn as one node each, e.g. forget_gate")
+    parser.add_argument("--collapse", nargs="*", default=None, metavar="SCOPE",
+                        help="scopes drawn as one node each, e.g. forget_gate (default: the "
+                             "layer norms of the layernorm cell; give none to draw them)")
     parser.add_argument("--steps", type=int, default=None,
                         help="draw a one-layer sequence layer unrolled over this many steps")
     parser.add_argument("--max-steps", type=int, default=1,
@@ -112,7 +117,8 @@ def main(argv=None):
 
     options = dict(rankdir=args.rankdir, show_shapes=not args.no_shapes,
                    show_tensors="all" if args.all_tensors else not args.ops_only,
-                   collapse=tuple(args.collapse))
+                   collapse=tuple(DEFAULT_COLLAPSE.get(args.kind, ()) if args.collapse is None
+                                  else args.collapse))
     if args.steps is not None:
         outputs = sequence_step(args.kind, args.steps, args.input_size, args.hidden_size,
                                 args.batch_size)
