@@ -345,8 +345,6 @@ class PendingProduct:
         self.left = left
         self.right = right
 
-    requires_grad = False
-
 
 class _Accumulator:
     """Sums the gradients reaching one tensor.
@@ -357,6 +355,7 @@ class _Accumulator:
     multiplied out together when the sum is read.
     """
     __slots__ = ("total", "owned", "lefts", "rights")
+    PENDING_LIMIT = 32      # products multiplied out together; bounds the memory held
 
     def __init__(self, grad):
         self.owned = False
@@ -366,8 +365,6 @@ class _Accumulator:
         else:
             self.total = grad
             self.lefts = self.rights = None
-
-    PENDING_LIMIT = 32      # products multiplied out together; bounds the memory held
 
     def add(self, grad, create_graph):
         if type(grad) is PendingProduct:
