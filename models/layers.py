@@ -186,15 +186,16 @@ class SequenceLayer(Module):
         else:
             inputs = mg.split(x, steps, axis=0)
             advance = cell
-        outputs = [None] * steps
         unrolled = cell.unrolled() if hasattr(cell, "unrolled") else contextlib.nullcontext()
         with unrolled:
-            state = self._steps(cell, advance, inputs, state, masks, reverse, outputs)
+            outputs, state = self._steps(cell, advance, inputs, state, masks, reverse)
         return mg.stack(outputs, axis=0), state
 
     @staticmethod
-    def _steps(cell, advance, inputs, state, masks, reverse, outputs):
+    def _steps(cell, advance, inputs, state, masks, reverse):
+        """The time loop: every step's output (in time order) and the final state."""
         steps = len(inputs)
+        outputs = [None] * steps
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             with mg.scope(f"t{t}"):
                 x_t = inputs[t]
@@ -209,7 +210,7 @@ class SequenceLayer(Module):
                     mask = masks[t]
                     state = _map(lambda n, o: mg.where(mask, n, o), new, state)
                     outputs[t] = mg.where(mask, cell.output(state), 0.0)
-        return state
+        return outputs, state
 
     # ---- arguments
     def _check_input(self, x):
