@@ -2,10 +2,13 @@
 description (CPU, NumPy's BLAS and its threads, PyTorch's threads)."""
 from __future__ import annotations
 
+import cProfile
 import ctypes
 import glob
+import io
 import os
 import platform
+import pstats
 import statistics
 import time
 
@@ -40,6 +43,18 @@ def time_round_robin(steps, repeats, warmup=1, sync=None):
             sync()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def profile_top(step, rounds, top):
+    """Run ``step`` ``rounds`` times under cProfile; the ``top`` functions by own time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(rounds):
+        step()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 def median(values):

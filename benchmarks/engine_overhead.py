@@ -16,13 +16,11 @@ the same arrays (no autograd) are shown as what Python + NumPy cost anyway.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
 
 import numpy as np
 
-from .common import machine_header, markdown_table, median, setup_torch, time_round_robin
+from .common import (machine_header, markdown_table, median, profile_top, setup_torch,
+                     time_round_robin)
 
 CHAIN_LENGTH = 1000
 TARGET_RATIO = 1.5
@@ -56,31 +54,28 @@ def chain_inputs(size=16, seed=0):
             (0.1 * rng.standard_normal(size)).astype(np.float32))
 
 
-def minigrad_chain(length=CHAIN_LENGTH):
-    import minigrad as mg
-    x, w, b = (mg.tensor(a, requires_grad=True) for a in chain_inputs())
+def _framework_chain(make_tensor, tanh, sigmoid, exp, length):
+    x, w, b = (make_tensor(a) for a in chain_inputs())
 
     def forward():
-        return _chain(x, w, b, mg.tanh, mg.sigmoid, mg.exp, length)
+        return _chain(x, w, b, tanh, sigmoid, exp, length)
 
     def forward_backward():
         forward().backward()
         for t in (x, w, b):
             t.grad = None
     return forward, forward_backward
+
+
+def minigrad_chain(length=CHAIN_LENGTH):
+    import minigrad as mg
+    return _framework_chain(lambda a: mg.tensor(a, requires_grad=True),
+                            mg.tanh, mg.sigmoid, mg.exp, length)
 
 
 def torch_chain(torch, length=CHAIN_LENGTH):
-    x, w, b = (torch.tensor(a, requires_grad=True) for a in chain_inputs())
-
-    def forward():
-        return _chain(x, w, b, torch.tanh, torch.sigmoid, torch.exp, length)
-
-    def forward_backward():
-        forward().backward()
-        for t in (x, w, b):
-            t.grad = None
-    return forward, forward_backward
+    return _framework_chain(lambda a: torch.tensor(a, requires_grad=True),
+                            torch.tanh, torch.sigmoid, torch.exp, length)
 
 
 def numpy_chain(length=CHAIN_LENGTH):
@@ -217,14 +212,8 @@ def profile(length=CHAIN_LENGTH, rounds=20, top=15):
     """cProfile of minigrad's chain, forward + backward; the top functions by own time."""
     _, step = minigrad_chain(length)
     step()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(rounds):
-        step()
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
-    return f"cProfile of {rounds} x minigrad chain of {length} ops, fwd+bwd:\n" + out.getvalue()
+    top_functions = profile_top(step, rounds, top)
+    return f"cProfile of {rounds} x minigrad chain of {length} ops, fwd+bwd:\n" + top_functions
 
 
 def main(argv=None):

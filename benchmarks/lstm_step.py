@@ -14,14 +14,11 @@ losses are compared, so the table only ever times the same computation.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
 
 import numpy as np
 
 from .common import (fmt_ms, fmt_ratio, machine_header, markdown_table, median,
-                     setup_torch, time_round_robin)
+                     profile_top, setup_torch, time_round_robin)
 from .numpy_lstm import NumpyLSTM
 
 # name -> (B, T, I, H)
@@ -265,15 +262,8 @@ def profile(config="M", steps=3, top=20, backend="numpy"):
     params = {k: np.array(v) for k, v in NumpyLSTM(I, H, seed=1).state().items()}
     step = minigrad_step(params, x, target, backend)
     step()                                   # warm-up outside the profile
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(steps):
-        step()
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("tottime").print_stats(top)
-    return f"cProfile of {steps} minigrad steps on {config} {CONFIGS[config]}:\n" + out.getvalue()
+    top_functions = profile_top(step, steps, top)
+    return f"cProfile of {steps} minigrad steps on {config} {CONFIGS[config]}:\n" + top_functions
 
 
 def main(argv=None):
