@@ -27,6 +27,8 @@ class _State:
     anomaly = False
     scope = ""
     backward_of = None    # the op whose backward rule is running (named by detect_anomaly)
+    fusion = True         # fused functions run as one op (off: op by op; see fusion.py)
+    tracer = None         # while a fused function is traced: node id -> output shapes
 
 
 state = _State()
@@ -279,7 +281,12 @@ def record(data, inputs, backward, op, n_outputs=1):
             if isinstance(operand, Tensor) and operand.requires_grad:
                 needs_grad = True
                 break
-    node = Node(op, inputs, backward, n_outputs) if needs_grad else None
+    if needs_grad:
+        node = Node(op, inputs, backward, n_outputs)
+        if state.tracer is not None:
+            state.tracer[node.id] = [a.shape for a in data] if n_outputs > 1 else [data.shape]
+    else:
+        node = None
     if state.anomaly:
         # an op run by a backward rule is part of that op's backward: name the op swept
         what = f"forward of '{op}'" if state.backward_of is None else \
@@ -316,8 +323,9 @@ _FREED = ("backward: the graph was already freed by an earlier backward sweep; p
           "retain_graph=True to the first backward() (or mg.grad) to sweep it again")
 
 
-def _reachable(outputs):
-    """The nodes the outputs depend on, newest first (reverse recording order)."""
+def _reachable(outputs, stop=None):
+    """The nodes the outputs depend on, newest first (reverse recording order); the walk
+    does not go past tensors whose ids are in ``stop``."""
     nodes = {}
     work = [t.node for t in outputs if t.node is not None]
     while work:
@@ -329,7 +337,8 @@ def _reachable(outputs):
         nodes[node.id] = node
         for operand in node.inputs:
             if isinstance(operand, Tensor) and operand.node is not None \
-                    and operand.node.id not in nodes:
+                    and operand.node.id not in nodes \
+                    and (stop is None or id(operand) not in stop):
                 work.append(operand.node)
     return [nodes[i] for i in sorted(nodes, reverse=True)]
 
@@ -404,26 +413,31 @@ class _Accumulator:
         return self.total
 
 
-def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None):
+def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
+                   stop_at_inputs=False):
     """Reverse-mode sweep from ``outputs`` (seeded with ``grads``).
 
     With ``inputs=None`` leaf gradients accumulate into ``.grad``; otherwise the
     gradients of ``inputs`` (leaves or not) are returned and no ``.grad`` is touched.
+    ``stop_at_inputs`` treats the inputs as leaves: the sweep goes no further, and each
+    gets only the gradient that reaches it directly (the partial derivatives a fused
+    op's backward returns).
     """
     seeds = [_seed_gradient(t, g) for t, g in zip(outputs, grads)]
-    order = _reachable(outputs)
+    wanted = None if inputs is None else {id(t): t for t in inputs}
+    stop = wanted if stop_at_inputs else None
+    order = _reachable(outputs, stop)
     pending = {}        # node id -> _Accumulator, or list of them for multi-output nodes
     leaves = {}         # id(leaf) -> (leaf, _Accumulator)
-    wanted = None if inputs is None else {id(t): t for t in inputs}
     wanted_nodes = {}   # node id -> wanted non-leaf tensors it produced
-    for tensor in inputs or ():
+    for tensor in () if stop_at_inputs else inputs or ():
         if tensor.node is not None:
             wanted_nodes.setdefault(tensor.node.id, []).append(tensor)
     captured = {}       # id(wanted non-leaf) -> its gradient
 
     def deliver(tensor, grad):
         node = tensor.node
-        if node is None:
+        if node is None or (stop is not None and id(tensor) in stop):
             if wanted is not None and id(tensor) not in wanted:
                 return
             entry = leaves.get(id(tensor))
@@ -487,7 +501,7 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None):
     if wanted is not None:
         results = []
         for tensor in inputs:
-            if tensor.node is None:
+            if tensor.node is None or stop_at_inputs:
                 entry = leaves.get(id(tensor))
                 grad = entry[1].grad if entry is not None else None
             else:

@@ -29,6 +29,7 @@ import re
 import tempfile
 import zlib
 
+from .fusion import unfold
 from .tensor import Tensor
 
 __all__ = ["graph", "render", "GraphvizNotFound"]
@@ -525,7 +526,10 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
         raise ValueError(f"viz.graph: max_steps must be at least 1, got {max_steps}")
     if isinstance(collapse, str):
         collapse = (collapse,)
-    drawing = _Drawing(list(outputs), show_shapes, show_tensors, collapse, max_steps,
+    # a fused call is one node on the tape; draw the ops it stands for
+    outputs, swap = unfold(outputs)
+    states = [swap(t) for t in states]
+    drawing = _Drawing(outputs, show_shapes, show_tensors, collapse, max_steps,
                        states, fold_trivial).build()
 
     highlighted = set()
@@ -533,7 +537,7 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
         else list(highlight)
     for start, goal in pairs:
         names = []
-        for tensor in (start, goal):
+        for tensor in (swap(start), swap(goal)):
             key = ("leaf", id(tensor)) if tensor.node is None \
                 else (tensor.node.id, tensor.output_index)
             if key not in drawing.tensor_names:

@@ -203,24 +203,30 @@ class LSTMCell(_GatedCell):
         super().__init__(input_size, hidden_size, bias, forget_bias)
 
     def step(self, projected, state):
-        # i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*); g = tanh(...)   (PyTorch order)
-        # c' = f * c + i * g;  h' = o * tanh(c')
         h, c = state
-        i, f, g, o = (projected + self._recurrent(h)).chunk(4, axis=1)
-        with mg.scope("input_gate"):
-            i = mg.sigmoid(i)
-        with mg.scope("forget_gate"):
-            f = mg.sigmoid(f)
-        with mg.scope("cell_candidate"):
-            g = mg.tanh(g)
-        with mg.scope("output_gate"):
-            o = mg.sigmoid(o)
-        with mg.scope("cell_state"):
-            c = f * c + i * g
-        with mg.scope("hidden_state"):
-            h = o * mg.tanh(c)
-        _record_lstm(i, f, g, o, c, h)
-        return h, c
+        return _lstm_update(projected, self._recurrent(h), c)
+
+
+@mg.fuse
+def _lstm_update(projected, recurrent, c):
+    """The LSTM step after the recurrent product, recorded as one op (``mg.fuse``)."""
+    # i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*); g = tanh(...)   (PyTorch order)
+    # c' = f * c + i * g;  h' = o * tanh(c')
+    i, f, g, o = (projected + recurrent).chunk(4, axis=1)
+    with mg.scope("input_gate"):
+        i = mg.sigmoid(i)
+    with mg.scope("forget_gate"):
+        f = mg.sigmoid(f)
+    with mg.scope("cell_candidate"):
+        g = mg.tanh(g)
+    with mg.scope("output_gate"):
+        o = mg.sigmoid(o)
+    with mg.scope("cell_state"):
+        c = f * c + i * g
+    with mg.scope("hidden_state"):
+        h = o * mg.tanh(c)
+    _record_lstm(i, f, g, o, c, h)
+    return h, c
 
 
 class PeepholeLSTMCell(_GatedCell):
@@ -241,25 +247,32 @@ class PeepholeLSTMCell(_GatedCell):
         self.weight_co = self._parameter(hidden_size)
 
     def step(self, projected, state):
-        # Gers & Schmidhuber 2000: peepholes see c_{t-1} for i and f, c_t for o
-        # i = sigmoid(a_i + w_ci * c);  f = sigmoid(a_f + w_cf * c);  g = tanh(a_g)
-        # c' = f * c + i * g;  o = sigmoid(a_o + w_co * c');  h' = o * tanh(c')
         h, c = state
-        i, f, g, o = (projected + self._recurrent(h)).chunk(4, axis=1)
-        with mg.scope("input_gate"):
-            i = mg.sigmoid(i + self.weight_ci * c)
-        with mg.scope("forget_gate"):
-            f = mg.sigmoid(f + self.weight_cf * c)
-        with mg.scope("cell_candidate"):
-            g = mg.tanh(g)
-        with mg.scope("cell_state"):
-            c = f * c + i * g
-        with mg.scope("output_gate"):
-            o = mg.sigmoid(o + self.weight_co * c)
-        with mg.scope("hidden_state"):
-            h = o * mg.tanh(c)
-        _record_lstm(i, f, g, o, c, h)
-        return h, c
+        return _peephole_update(projected, self._recurrent(h), c,
+                                self.weight_ci, self.weight_cf, self.weight_co)
+
+
+@mg.fuse
+def _peephole_update(projected, recurrent, c, weight_ci, weight_cf, weight_co):
+    """The peephole LSTM step after the recurrent product, recorded as one op."""
+    # Gers & Schmidhuber 2000: peepholes see c_{t-1} for i and f, c_t for o
+    # i = sigmoid(a_i + w_ci * c);  f = sigmoid(a_f + w_cf * c);  g = tanh(a_g)
+    # c' = f * c + i * g;  o = sigmoid(a_o + w_co * c');  h' = o * tanh(c')
+    i, f, g, o = (projected + recurrent).chunk(4, axis=1)
+    with mg.scope("input_gate"):
+        i = mg.sigmoid(i + weight_ci * c)
+    with mg.scope("forget_gate"):
+        f = mg.sigmoid(f + weight_cf * c)
+    with mg.scope("cell_candidate"):
+        g = mg.tanh(g)
+    with mg.scope("cell_state"):
+        c = f * c + i * g
+    with mg.scope("output_gate"):
+        o = mg.sigmoid(o + weight_co * c)
+    with mg.scope("hidden_state"):
+        h = o * mg.tanh(c)
+    _record_lstm(i, f, g, o, c, h)
+    return h, c
 
 
 class CoupledLSTMCell(_GatedCell):
@@ -276,24 +289,30 @@ class CoupledLSTMCell(_GatedCell):
         super().__init__(input_size, hidden_size, bias, forget_bias)
 
     def step(self, projected, state):
-        # Greff et al. 2017 (CIFG): f = sigmoid(a_f), i = 1 - f, g = tanh(a_g),
-        # o = sigmoid(a_o);  c' = f * c + i * g;  h' = o * tanh(c')
         h, c = state
-        f, g, o = (projected + self._recurrent(h)).chunk(3, axis=1)
-        with mg.scope("forget_gate"):
-            f = mg.sigmoid(f)
-        with mg.scope("input_gate"):
-            i = 1 - f
-        with mg.scope("cell_candidate"):
-            g = mg.tanh(g)
-        with mg.scope("output_gate"):
-            o = mg.sigmoid(o)
-        with mg.scope("cell_state"):
-            c = f * c + i * g
-        with mg.scope("hidden_state"):
-            h = o * mg.tanh(c)
-        _record_lstm(i, f, g, o, c, h)
-        return h, c
+        return _coupled_update(projected, self._recurrent(h), c)
+
+
+@mg.fuse
+def _coupled_update(projected, recurrent, c):
+    """The coupled-gate LSTM step after the recurrent product, recorded as one op."""
+    # Greff et al. 2017 (CIFG): f = sigmoid(a_f), i = 1 - f, g = tanh(a_g),
+    # o = sigmoid(a_o);  c' = f * c + i * g;  h' = o * tanh(c')
+    f, g, o = (projected + recurrent).chunk(3, axis=1)
+    with mg.scope("forget_gate"):
+        f = mg.sigmoid(f)
+    with mg.scope("input_gate"):
+        i = 1 - f
+    with mg.scope("cell_candidate"):
+        g = mg.tanh(g)
+    with mg.scope("output_gate"):
+        o = mg.sigmoid(o)
+    with mg.scope("cell_state"):
+        c = f * c + i * g
+    with mg.scope("hidden_state"):
+        h = o * mg.tanh(c)
+    _record_lstm(i, f, g, o, c, h)
+    return h, c
 
 
 def _record_lstm(i, f, g, o, c, h):
@@ -344,37 +363,54 @@ class GRUCell(_GatedCell):
         #   reset_after:   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
         #   otherwise:     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)
         #                  h' = (1 - z) * n + z * h
-        x_r, x_z, x_n = projected.chunk(3, axis=1)
         if self.reset_after:
             recurrent = self._recurrent(h)
             if self.bias:
                 recurrent = recurrent + self.bias_hh
-            h_r, h_z, h_n = recurrent.chunk(3, axis=1)
-        else:
-            cut = [2 * self.hidden_size]
-            weight_rz, weight_n = mg.split(self.weight_hh, cut, axis=0)
-            recurrent = h @ weight_rz.T
-            if self.bias:
-                bias_rz, bias_n = mg.split(self.bias_hh, cut, axis=0)
-                recurrent = recurrent + bias_rz
-            h_r, h_z = recurrent.chunk(2, axis=1)
-        with mg.scope("reset_gate"):
-            r = mg.sigmoid(x_r + h_r)
-        with mg.scope("update_gate"):
-            z = mg.sigmoid(x_z + h_z)
+            return _gru_update(projected, recurrent, h)
+        # W_hn multiplies r * h, which needs r first: two products, so no single fused op
+        x_r, x_z, x_n = projected.chunk(3, axis=1)
+        cut = [2 * self.hidden_size]
+        weight_rz, weight_n = mg.split(self.weight_hh, cut, axis=0)
+        recurrent = h @ weight_rz.T
+        if self.bias:
+            bias_rz, bias_n = mg.split(self.bias_hh, cut, axis=0)
+            recurrent = recurrent + bias_rz
+        h_r, h_z = recurrent.chunk(2, axis=1)
+        r, z = _gru_gates(x_r, h_r, x_z, h_z)
         with mg.scope("candidate"):
-            if self.reset_after:
-                n = mg.tanh(x_n + r * h_n)
-            else:
-                h_n = (r * h) @ weight_n.T
-                n = mg.tanh(x_n + (h_n + bias_n if self.bias else h_n))
-        with mg.scope("hidden_state"):
-            h = (1 - z) * n + z * h
-        record_gate("reset_gate", r)
-        record_gate("update_gate", z)
-        record_gate("candidate", n)
-        record_gate("hidden_state", h)
-        return h
+            h_n = (r * h) @ weight_n.T
+            n = mg.tanh(x_n + (h_n + bias_n if self.bias else h_n))
+        return _gru_output(r, z, n, h)
+
+
+def _gru_gates(x_r, h_r, x_z, h_z):
+    with mg.scope("reset_gate"):
+        r = mg.sigmoid(x_r + h_r)
+    with mg.scope("update_gate"):
+        z = mg.sigmoid(x_z + h_z)
+    return r, z
+
+
+def _gru_output(r, z, n, h):
+    with mg.scope("hidden_state"):
+        h = (1 - z) * n + z * h
+    record_gate("reset_gate", r)
+    record_gate("update_gate", z)
+    record_gate("candidate", n)
+    record_gate("hidden_state", h)
+    return h
+
+
+@mg.fuse
+def _gru_update(projected, recurrent, h):
+    """The GRU step (``reset_after``) after the recurrent product, recorded as one op."""
+    x_r, x_z, x_n = projected.chunk(3, axis=1)
+    h_r, h_z, h_n = recurrent.chunk(3, axis=1)
+    r, z = _gru_gates(x_r, h_r, x_z, h_z)
+    with mg.scope("candidate"):
+        n = mg.tanh(x_n + r * h_n)
+    return _gru_output(r, z, n, h)
 
 
 def layer_norm(x, gain, shift, eps=1e-5, name="layer_norm"):

@@ -20,6 +20,8 @@ import contextlib
 
 import numpy
 
+import minigrad as mg
+
 _active = None      # the GateRecord being filled, or None
 
 
@@ -87,7 +89,8 @@ def record_gates():
     record = GateRecord()
     _active = record
     try:
-        yield record
+        with mg.unfused():      # fused cells run op by op, so every gate is seen
+            yield record
     finally:
         _active = previous
         record._finish()

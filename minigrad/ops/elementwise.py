@@ -67,10 +67,7 @@ def tanh_derivative(grad, t):
     """``grad * (1 - t^2)``, tanh's backward given its output ``t``, as one op: one
     buffer and three passes instead of three ops (the LSTM family runs it every step).
     Differentiable, so gradients of gradients still flow."""
-    xp = t.xp
-    out = xp.multiply(t.data, t.data, out=xp.empty_like(t.data))   # stays an array at 0-d
-    xp.subtract(1, out, out=out)
-    out *= grad.data
+    out = tanh_derivative_values(t.xp, grad.data, t.data)
 
     def backward(g):
         return (tanh_derivative(g, t) if needs_grad(grad) else None,
@@ -78,13 +75,16 @@ def tanh_derivative(grad, t):
     return record(out, (grad, t), backward, "tanh_derivative")
 
 
+def tanh_derivative_values(xp, grad, t):
+    """The arrays behind :func:`tanh_derivative` (fused functions call it too)."""
+    out = xp.multiply(t, t, out=xp.empty_like(t))   # stays an array at 0-d
+    xp.subtract(1, out, out=out)
+    out *= grad
+    return out
+
+
 def sigmoid(x):
-    # sigmoid(x) = (1 + tanh(x / 2)) / 2: no exp to overflow for large |x|, one pass less
-    # than the two-branch form.
-    xp = x.xp
-    y = xp.tanh(x.data * 0.5)
-    y *= 0.5
-    y += 0.5
+    y = sigmoid_values(x.xp, x.data)
 
     def backward(grad):
         return (sigmoid_derivative(grad, _output(ref, y)),)
@@ -93,17 +93,34 @@ def sigmoid(x):
     return out
 
 
+def sigmoid_values(xp, x):
+    """The arrays behind :func:`sigmoid` (fused functions call it too).
+
+    sigmoid(x) = (1 + tanh(x / 2)) / 2: no exp to overflow for large |x|, one pass less
+    than the two-branch form."""
+    y = xp.tanh(x * 0.5)
+    y *= 0.5
+    y += 0.5
+    return y
+
+
 def sigmoid_derivative(grad, s):
     """``grad * s * (1 - s)``, sigmoid's backward given its output ``s``, as one op (see
     :func:`tanh_derivative`)."""
-    out = 1 - s.data
-    out *= s.data
-    out *= grad.data
+    out = sigmoid_derivative_values(s.xp, grad.data, s.data)
 
     def backward(g):
         return (sigmoid_derivative(g, s) if needs_grad(grad) else None,
                 g * grad * (1 - 2 * s) if needs_grad(s) else None)
     return record(out, (grad, s), backward, "sigmoid_derivative")
+
+
+def sigmoid_derivative_values(xp, grad, s):
+    """The arrays behind :func:`sigmoid_derivative` (fused functions call it too)."""
+    out = 1 - s
+    out *= s
+    out *= grad
+    return out
 
 
 def relu(x):

@@ -305,6 +305,8 @@ def test_layernorm_lstm_is_the_generic_layer_over_its_cell():
 # ---- scopes for the graph renderer
 
 def _scopes(*outputs):
+    # fused cell updates are one node on the tape; unfold shows the ops they stand for
+    outputs, _ = mg.fusion.unfold(outputs)
     seen, scopes = set(), set()
     work = [t.node for t in outputs if t.node is not None]
     while work:

@@ -1,0 +1,447 @@
+"""Fused functions: a chain of elementwise ops recorded as one op.
+
+A recurrent cell runs a dozen small elementwise ops per time step (the gates'
+nonlinearities, the cell update), and their backward twice as many. Each recorded op
+costs a ``Node``, a ``Tensor``, a closure and a turn of the backward sweep: at small sizes
+that bookkeeping, not the arithmetic, is most of a step. ``mg.fuse`` removes it::
+
+    @mg.fuse
+    def cell_update(gates, c):
+        i, f, g, o = gates.chunk(4, axis=1)
+        c = mg.sigmoid(f) * c + mg.sigmoid(i) * mg.tanh(g)
+        return mg.sigmoid(o) * mg.tanh(c), c
+
+How it works. The first call for given input shapes, dtypes and backend *traces* the
+function: it runs once, op by op, on stand-in leaves, and the engine's own backward
+sweep is run over it with ``create_graph=True``, so the backward rules record their ops
+too. The two recordings are turned into straight-line Python source, one function for the
+forward and one for the backward, each line one array operation (``fused.source()``
+shows them). Later calls run the generated forward on the arrays and record ONE node
+whose backward runs the generated backward on the values the forward saved. The
+arithmetic is the ops' own (the same array functions in the same order), so results are
+the same as op by op.
+
+What stays exact:
+
+- gradients of gradients: a sweep with ``create_graph=True`` reaches a fused node, which
+  then replays the function op by op on its inputs and differentiates the replay
+  (recorded like any other backward rule);
+- ``mg.viz`` draws a fused call as the ops it stands for (:func:`unfold`);
+- ``detect_anomaly`` and ``with mg.unfused():`` run the function op by op, so anomalies
+  are named by the op that made them and gate recorders see every gate.
+
+The trade-off: only the ops listed in ``_EMIT`` can be fused (elementwise arithmetic and
+functions, ``chunk``/``split``/``concat``, and the sums and reshapes that broadcasting's
+backward makes). A function using anything else (a matrix product, indexing, ``relu``
+whose backward uses a mask) runs op by op, with one warning naming the op. The function
+must be pure: Python-level effects and values it reads happen once, when it is traced.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+
+from . import backend as _backend
+from .tensor import (Node, Tensor, _grad_mode, _next_id, _wrap, backward_sweep, record,
+                     scope, state)
+from .ops import elementwise as _elementwise
+
+__all__ = ["fuse", "unfused", "Fused", "unfold"]
+
+
+@contextlib.contextmanager
+def unfused():
+    """``with mg.unfused():`` fused functions run op by op inside (every op recorded)."""
+    previous = state.fusion
+    state.fusion = False
+    try:
+        yield
+    finally:
+        state.fusion = previous
+
+
+def fuse(fn):
+    """Decorator: record ``fn``, a function of tensors made of elementwise ops, as one op.
+
+    ``fn`` takes tensors as positional arguments and returns a tensor or a tuple of
+    tensors. See the module's docstring for what can be fused and what it costs.
+    """
+    return Fused(fn)
+
+
+class Fused:
+    """A function recorded as one op; programs are compiled per input signature."""
+    CACHE_LIMIT = 64        # signatures kept per function (shapes change with the batch)
+
+    def __init__(self, fn):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = fn.__name__
+        self.programs = {}       # signature -> _Program, or None where fusing failed
+        self.warned = False
+
+    def __repr__(self):
+        return f"<fused function {self.name}>"
+
+    def __get__(self, instance, owner):
+        # decorating a method: bind like a function does
+        return self if instance is None else functools.partial(self, instance)
+
+    def __call__(self, *inputs):
+        if not state.fusion or state.anomaly:
+            return self.fn(*inputs)
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                raise TypeError(f"fused function {self.name}: arguments must be tensors, "
+                                f"got {type(x).__name__} (pass other values through a "
+                                f"closure or functools.partial)")
+        grad_mode = state.grad_enabled
+        key = (type(inputs[0].data),) + tuple(
+            (x.shape, x.dtype, grad_mode and x.requires_grad) for x in inputs)
+        try:
+            program = self.programs[key]
+        except KeyError:
+            program = self._compile(key, inputs)
+        if program is None:
+            return self.fn(*inputs)
+        arrays = [x.data for x in inputs]
+        if not program.records:
+            outputs = program.forward(*arrays)[0]
+            return program.shape_result([_wrap(a, None, 0) for a in outputs])
+        outputs, saved = program.forward(*arrays)
+        backward = _FusedBackward(self, program, inputs, saved)
+        if program.n_outputs == 1:
+            return record(outputs[0], inputs, backward, self.name)
+        return program.shape_result(
+            record(outputs, inputs, backward, self.name, program.n_outputs))
+
+    def _compile(self, key, inputs):
+        if len(self.programs) >= self.CACHE_LIMIT:
+            self.programs.pop(next(iter(self.programs)))
+        if len({id(x) for x in inputs}) < len(inputs):
+            program = None      # one tensor twice: replays could not tell the uses apart
+        else:
+            try:
+                program = _compile(self.fn, inputs, [k[2] for k in key[1:]])
+            except _Unfusable as why:
+                if not self.warned:
+                    warnings.warn(f"mg.fuse: {self.name} runs op by op: {why}",
+                                  RuntimeWarning, stacklevel=3)
+                    self.warned = True
+                program = None
+        self.programs[key] = program
+        return program
+
+    def source(self, *inputs):
+        """The generated forward and backward code for these inputs (tensors)."""
+        key = (type(inputs[0].data),) + tuple(
+            (x.shape, x.dtype, state.grad_enabled and x.requires_grad) for x in inputs)
+        program = self.programs.get(key) or self._compile(key, inputs)
+        if program is None:
+            raise ValueError(f"fused function {self.name} cannot be fused for these inputs")
+        return program.source
+
+
+class _FusedBackward:
+    """A fused node's backward rule: the generated backward on the saved arrays, or,
+    when the sweep is recorded (``create_graph``), the engine's sweep over a replay."""
+    __slots__ = ("fused", "program", "inputs", "saved")
+
+    def __init__(self, fused, program, inputs, saved):
+        self.fused = fused
+        self.program = program
+        self.inputs = inputs
+        self.saved = saved
+
+    def __call__(self, grad):
+        program = self.program
+        grads = [grad] if program.n_outputs == 1 else grad
+        if state.grad_enabled:
+            return _replay_gradients(self.fused.fn, self.inputs, grads)
+        arrays = [g.data if g is not None else _zeros_like(like)
+                  for g, like in zip(grads, program.output_likes)]
+        results = program.backward(*self.saved, *arrays)
+        return tuple(None if r is None else _wrap(r, None, 0) for r in results)
+
+
+def _zeros_like(like):
+    shape, dtype, xp = like
+    return xp.zeros(shape, dtype=dtype)
+
+
+def _replay_gradients(fn, inputs, grads):
+    """The partial derivatives of ``fn`` at ``inputs``, as recorded ops: run ``fn`` op by
+    op and sweep back to the inputs (and no further)."""
+    with unfused():
+        outputs = _as_list(fn(*inputs))
+    swept = [(out, g) for out, g in zip(outputs, grads) if g is not None]
+    targets = [x for x in inputs if x.requires_grad]
+    if not swept or not targets:
+        return (None,) * len(inputs)
+    results = iter(backward_sweep([o for o, _ in swept], [g for _, g in swept], True, True,
+                                  inputs=targets, stop_at_inputs=True))
+    return tuple(next(results) if x.requires_grad else None for x in inputs)
+
+
+def _as_list(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+# --------------------------------------------------------------------------- compiling
+
+class _Unfusable(Exception):
+    """Why a function cannot be fused (the message names the op)."""
+
+
+def _split_axis(in_shape, piece_shapes):
+    for axis, n in enumerate(in_shape):
+        if piece_shapes[0][axis] != n:
+            return axis
+    raise _Unfusable("a split whose pieces keep the whole shape")
+
+
+def _emit_split(args, in_shapes, out_shapes):
+    axis = _split_axis(in_shapes[0], out_shapes)
+    cuts, end = [], 0
+    for shape in out_shapes[:-1]:
+        end += shape[axis]
+        cuts.append(end)
+    return f"xp.split({args[0]}, {cuts}, axis={axis})"
+
+
+def _emit_concat(args, in_shapes, out_shapes):
+    out = out_shapes[0]
+    axis = next((a for a, n in enumerate(in_shapes[0]) if n != out[a]), None)
+    if axis is None:
+        raise _Unfusable("a concat of one piece")
+    return f"xp.concatenate([{', '.join(args)}], axis={axis})"
+
+
+def _emit_sum(args, in_shapes, out_shapes):
+    before, after = in_shapes[0], out_shapes[0]
+    if after == ():
+        return f"{args[0]}.sum()"
+    if len(before) != len(after):
+        raise _Unfusable("a sum without keepdims over some axes")
+    axes = tuple(a for a, (n, m) in enumerate(zip(before, after)) if n != m)
+    return f"{args[0]}.sum(axis={axes}, keepdims=True)"
+
+
+# op name -> how to write it: a format string over the argument names, or a function of
+# (argument names, input shapes, output shapes). Each is exactly what the op computes.
+_EMIT = {
+    "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+    "pow": "{0} ** {1}", "neg": "-{0}",
+    "exp": "xp.exp({0})", "log": "xp.log({0})", "sqrt": "xp.sqrt({0})",
+    "tanh": "xp.tanh({0})", "sigmoid": "sigmoid_values(xp, {0})",
+    "tanh_derivative": "tanh_derivative_values(xp, {0}, {1})",
+    "sigmoid_derivative": "sigmoid_derivative_values(xp, {0}, {1})",
+    "chunk": _emit_split, "split": _emit_split, "concat": _emit_concat, "sum": _emit_sum,
+    "reshape": lambda args, ins, outs: f"{args[0]}.reshape({outs[0]})",
+    "broadcast_to": lambda args, ins, outs: f"xp.broadcast_to({args[0]}, {outs[0]})",
+}
+
+
+class _Program:
+    """A compiled fused function for one input signature."""
+
+    def __init__(self, forward, backward, source, records, n_outputs, output_likes,
+                 as_tuple):
+        self.forward = forward          # arrays -> (outputs, saved)
+        self.backward = backward        # (*saved, *output grads) -> input grads or None
+        self.source = source
+        self.records = records          # whether a node is recorded (some input needs grad)
+        self.n_outputs = n_outputs
+        self.output_likes = output_likes  # (shape, dtype, xp) per output, for zero grads
+        self.as_tuple = as_tuple
+
+    def shape_result(self, outputs):
+        return tuple(outputs) if self.as_tuple else outputs[0]
+
+
+def _compile(fn, inputs, wanted):
+    """Trace ``fn`` at ``inputs`` and generate its forward and backward code."""
+    xp = _backend.of(inputs[0].data).xp
+    stand_ins = [Tensor(x.data, requires_grad=True) for x in inputs]
+    shapes = {}         # node id -> its outputs' shapes, filled by record() while tracing
+    outer = (state.scope, state.tracer, state.fusion)
+    state.scope, state.tracer, state.fusion = "", shapes, False
+    try:
+        with _grad_mode(True):
+            result = fn(*stand_ins)
+            outputs = _as_list(result)
+            _check_outputs(outputs, stand_ins)
+            boundary = _next_id()       # forward nodes are numbered below, backward above
+            reached = _reached_inputs(outputs, stand_ins, shapes)
+            targets = [x for x, want, hit in zip(stand_ins, wanted, reached) if want and hit]
+            grad_ins = [Tensor(xp.ones_like(out.data), requires_grad=True) for out in outputs]
+            grads = list(backward_sweep(outputs, grad_ins, True, True, inputs=targets,
+                                        stop_at_inputs=True)) if targets else []
+    finally:
+        state.scope, state.tracer, state.fusion = outer
+
+    leaf_names = {id(x): f"x{i}" for i, x in enumerate(stand_ins)}
+    leaf_names.update({id(g): f"g{j}" for j, g in enumerate(grad_ins)})
+    nodes = _nodes(outputs + grads, shapes)
+    number = {node.id: k for k, node in enumerate(nodes)}
+
+    def name_of(tensor, reader):
+        if tensor.node is None:
+            if id(tensor) not in leaf_names:
+                raise _Unfusable(f"its '{reader}' reads a tensor that is not an argument "
+                                 f"(pass it in as one)")
+            return leaf_names[id(tensor)]
+        if tensor.node.id not in number:
+            raise _Unfusable(f"its '{reader}' reads a tensor computed outside it "
+                             f"(pass it in as an argument)")
+        k = number[tensor.node.id]
+        return f"v{k}" if tensor.node.n_outputs == 1 else f"v{k}_{tensor.output_index}"
+
+    constants = {}
+    forward_lines, backward_lines = [], []
+    in_forward = {f"x{i}" for i in range(len(stand_ins))}
+    saved = []          # forward values the backward reads, in order of first use
+
+    def read_in_backward(name):
+        if name in in_forward and name not in saved:
+            saved.append(name)
+
+    for k, node in enumerate(nodes):
+        emit = _EMIT.get(node.op)
+        if emit is None:
+            raise _Unfusable(f"op '{node.op}' has no fused form")
+        args, in_shapes = [], []
+        for operand in node.inputs:
+            if isinstance(operand, Tensor):
+                args.append(name_of(operand, node.op))
+                in_shapes.append(operand.shape)
+            else:
+                args.append(f"c{len(constants)}")
+                constants[args[-1]] = operand
+        expression = emit.format(*args) if isinstance(emit, str) \
+            else emit(args, in_shapes, shapes[node.id])
+        results = [f"v{k}"] if node.n_outputs == 1 else \
+            [f"v{k}_{i}" for i in range(node.n_outputs)]
+        line = f"    {', '.join(results)} = {expression}"
+        if node.id < boundary:
+            forward_lines.append(line)
+            in_forward.update(results)
+        else:
+            backward_lines.append(line)
+            for name in args:
+                read_in_backward(name)
+
+    output_names = [name_of(out, "output") for out in outputs]
+    grad_of = dict(zip(map(id, targets), grads))
+    input_grads = []
+    for x in stand_ins:
+        grad = grad_of.get(id(x))
+        input_grads.append("None" if grad is None else name_of(grad, "gradient"))
+        if grad is not None:
+            read_in_backward(input_grads[-1])
+
+    source = [f"def forward({', '.join(f'x{i}' for i in range(len(stand_ins)))}):"]
+    source += forward_lines
+    source.append(f"    return ({''.join(n + ', ' for n in output_names)}), "
+                  f"({''.join(n + ', ' for n in saved)})")
+    records = any(wanted)
+    if records:
+        source.append("")
+        grad_args = [f"g{j}" for j in range(len(outputs))]
+        source.append(f"def backward({', '.join(saved + grad_args)}):")
+        source += backward_lines
+        source.append(f"    return ({''.join(n + ', ' for n in input_grads)})")
+    source = "\n".join(source) + "\n"
+    namespace = dict(constants, xp=xp, **_KERNELS)
+    exec(compile(source, f"<fused {getattr(fn, '__name__', 'function')}>", "exec"), namespace)
+    return _Program(namespace["forward"], namespace.get("backward"), source, records,
+                    len(outputs), [(out.shape, out.dtype, xp) for out in outputs],
+                    isinstance(result, (tuple, list)))
+
+
+_KERNELS = {"sigmoid_values": _elementwise.sigmoid_values,
+            "tanh_derivative_values": _elementwise.tanh_derivative_values,
+            "sigmoid_derivative_values": _elementwise.sigmoid_derivative_values}
+
+
+def _check_outputs(outputs, stand_ins):
+    for out in outputs:
+        if not isinstance(out, Tensor):
+            raise _Unfusable(f"it returns a {type(out).__name__}, not tensors")
+        if out.node is None:
+            raise _Unfusable("it returns an argument or a constant unchanged")
+    if len({id(out) for out in outputs}) < len(outputs):
+        raise _Unfusable("it returns one tensor twice")
+
+
+def _nodes(tensors, within=None):
+    """The nodes ``tensors`` depend on (only those in ``within``, when given), in
+    recording order."""
+    found = {}
+    work = [t.node for t in tensors if t.node is not None]
+    while work:
+        node = work.pop()
+        if node.id in found or (within is not None and node.id not in within):
+            continue
+        found[node.id] = node
+        work.extend(x.node for x in node.inputs
+                    if isinstance(x, Tensor) and x.node is not None)
+    return [found[i] for i in sorted(found)]
+
+
+def _reached_inputs(outputs, stand_ins, traced):
+    """For each stand-in, whether the outputs depend on it."""
+    seen = set()
+    for node in _nodes(outputs, traced):
+        seen.update(id(x) for x in node.inputs if isinstance(x, Tensor))
+    return [id(x) in seen for x in stand_ins]
+
+
+# --------------------------------------------------------------------------- drawing
+
+def unfold(outputs):
+    """Tensors equal to ``outputs`` whose recorded graph shows every fused call as the
+    ops it stands for (the graph renderer draws these).
+
+    Each fused node is replayed op by op on its recorded inputs, inside its own scope;
+    the nodes downstream of it are copied with their inputs swapped for the replayed
+    results. Returns ``(tensors, swap)``: ``swap(t)`` gives the stand-in for any tensor
+    of the original graph (itself when nothing changed).
+    """
+    nodes = _nodes(outputs)
+    if not any(type(node.backward) is _FusedBackward for node in nodes):
+        return list(outputs), lambda tensor: tensor
+    replaced = {}       # old node id -> list of new output tensors (filled lazily for copies)
+    copies = {}         # old node id -> its copied Node
+
+    def swap(tensor):
+        node = tensor.node
+        if node is None or node.id not in replaced:
+            return tensor
+        outs = replaced[node.id]
+        new = outs[tensor.output_index]
+        if new is None:
+            new = outs[tensor.output_index] = _wrap(tensor.data, copies[node.id],
+                                                    tensor.output_index)
+        new.name = new.name or tensor.name
+        return new
+
+    with _grad_mode(True):
+        for node in nodes:
+            inputs = tuple(swap(x) if isinstance(x, Tensor) else x for x in node.inputs)
+            if type(node.backward) is _FusedBackward:
+                with unfused():
+                    saved_scope = state.scope
+                    state.scope = node.scope
+                    try:
+                        replay = _as_list(node.backward.fused.fn(*inputs))
+                    finally:
+                        state.scope = saved_scope
+                replaced[node.id] = replay
+            elif any(a is not b for a, b in zip(inputs, node.inputs)):
+                copy = Node(node.op, inputs, node.backward, node.n_outputs)
+                copy.scope = node.scope
+                copies[node.id] = copy
+                replaced[node.id] = [None] * node.n_outputs
+    return [swap(t) for t in outputs], swap
