@@ -157,13 +157,20 @@ def matmul(a, b):
     a, b, x, y = operands(a, b, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or x.ndim == 0 or y.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension")
+    # (..., K) @ (K, N): the batch dimensions fold into rows, one product instead of one
+    # per batch entry (the input projection of a whole sequence is such a product)
+    rows_times_matrix = x.ndim >= 2 and y.ndim == 2
     try:
-        out = x @ y
+        if rows_times_matrix and x.ndim > 2 and x.shape[-1] == y.shape[0]:
+            out = (x.reshape(-1, x.shape[-1]) @ y).reshape(*x.shape[:-1], y.shape[1])
+        else:
+            out = x @ y
     except ValueError:
         raise shape_error("matmul", a, b, "do not align") from None
 
     def backward(grad):
-        plain_sweep = not state.grad_enabled and not state.anomaly
+        if rows_times_matrix:
+            return _rows_times_matrix_backward(a, b, grad)
         # Work with the promoted forms (1-D a as a row, 1-D b as a column), then undo the
         # promotion and the broadcasting of batch dimensions.
         a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
@@ -178,10 +185,24 @@ def matmul(a, b):
         if needs_grad(a):
             grad_a = reduce_to_shape(grad @ _swap_last(b2), a2.shape).reshape(a.shape)
         if needs_grad(b):
-            if plain_sweep and a.ndim == 2 and b.ndim == 2:
-                # left for the accumulator to sum with the other steps' in one product
-                grad_b = PendingProduct(a.data, grad.data)
-            else:
-                grad_b = reduce_to_shape(_swap_last(a2) @ grad, b2.shape).reshape(b.shape)
+            grad_b = reduce_to_shape(_swap_last(a2) @ grad, b2.shape).reshape(b.shape)
         return grad_a, grad_b
     return record(out, (a, b), backward, "matmul")
+
+
+def _rows_times_matrix_backward(a, b, grad):
+    """The backward of ``(..., K) @ (K, N)``: ``grad @ b.T`` and ``rows(a).T @ rows(grad)``.
+
+    In a plain sweep (nothing recorded) it works on the arrays directly, and leaves the
+    weight's gradient as a :class:`PendingProduct`, so the accumulator sums the products
+    reaching one weight (every time step's) with one matrix product."""
+    if not state.grad_enabled and not state.anomaly:
+        x, g = a.data, grad.data
+        if x.ndim > 2:
+            x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+        grad_a = Tensor((g @ b.data.T).reshape(a.shape)) if needs_grad(a) else None
+        return grad_a, PendingProduct(x, g) if needs_grad(b) else None
+    a_rows = a.reshape(-1, a.shape[-1])
+    grad_rows = grad.reshape(-1, grad.shape[-1])
+    return (grad @ b.T if needs_grad(a) else None,
+            a_rows.T @ grad_rows if needs_grad(b) else None)
