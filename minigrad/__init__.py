@@ -14,7 +14,8 @@ from .tensor import (Node, Tensor, detect_anomaly, enable_grad, grad, is_grad_en
 from . import ops
 from .ops import (abs, broadcast_to, chunk, clip, concat, exp, log, log_softmax, logsumexp,
                   matmul, max, maximum, mean, min, minimum, relu, reshape, sigmoid, softmax,
-                  split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var, where)
+                  split, sqrt, squeeze, stack, sum, tanh, transpose, unbind, unsqueeze, var,
+                  where)
 from .factories import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck
 from .fusion import fuse, unfused

@@ -203,11 +203,12 @@ def _split_axis(in_shape, piece_shapes):
 
 def _emit_split(args, in_shapes, out_shapes):
     axis = _split_axis(in_shapes[0], out_shapes)
-    cuts, end = [], 0
-    for shape in out_shapes[:-1]:
-        end += shape[axis]
-        cuts.append(end)
-    return f"xp.split({args[0]}, {cuts}, axis={axis})"
+    lead = ":, " * axis
+    pieces, start = [], 0
+    for shape in out_shapes:
+        pieces.append(f"{args[0]}[{lead}{start}:{start + shape[axis]}]")
+        start += shape[axis]
+    return ", ".join(pieces)
 
 
 def _emit_concat(args, in_shapes, out_shapes):

@@ -9,9 +9,9 @@ subclasses that only choose the cell.
 
 Backpropagation through time is the engine's own backward sweep over the unrolled loop.
 The loop is written so that sweep stays linear in ``T``: the projected input is cut into
-steps with ONE ``mg.split`` (whose backward is one concatenation; indexing ``proj[t]``
-per step would allocate a full-size zero gradient per step) and the outputs are joined
-with ONE ``mg.stack``.
+steps with ONE ``mg.unbind`` (whose backward is one ``stack``; indexing ``proj[t]`` per
+step would allocate a full-size zero gradient per step) and the outputs are joined with
+ONE ``mg.stack`` (whose backward is one ``unbind``).
 """
 from __future__ import annotations
 
@@ -179,12 +179,11 @@ class SequenceLayer(Module):
         state)``."""
         if cell.training != self.training:
             cell.train(self.training)
-        steps = x.shape[0]
         if hasattr(cell, "input_projection"):
-            inputs = mg.split(cell.input_projection(x), steps, axis=0)
+            inputs = mg.unbind(cell.input_projection(x), axis=0)
             advance = cell.step
         else:
-            inputs = mg.split(x, steps, axis=0)
+            inputs = mg.unbind(x, axis=0)
             advance = cell
         unrolled = cell.unrolled() if hasattr(cell, "unrolled") else contextlib.nullcontext()
         with unrolled:
@@ -198,8 +197,7 @@ class SequenceLayer(Module):
         outputs = [None] * steps
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             with mg.scope(f"t{t}"):
-                x_t = inputs[t]
-                new = advance(x_t.reshape(x_t.shape[1:]), state)
+                new = advance(inputs[t], state)
                 if masks is None:
                     state = new
                     outputs[t] = cell.output(state)

@@ -6,7 +6,7 @@ from .elementwise import (exp, log, sqrt, abs, tanh, sigmoid, relu, maximum, min
                           where, lt, le, gt, ge, eq, ne)
 from .reduction import sum, mean, max, min, var, logsumexp, softmax, log_softmax
 from .shape import (reshape, transpose, broadcast_to, squeeze, unsqueeze, getitem, concat,
-                    stack, split, chunk, to)
+                    stack, split, chunk, unbind, to)
 
 
 def _reflected(op):
@@ -24,7 +24,7 @@ for _name, _op in {
     "relu": relu, "clip": clip, "sum": sum, "mean": mean, "max": max, "min": min, "var": var,
     "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
-    "squeeze": squeeze, "unsqueeze": unsqueeze, "chunk": chunk, "to": to,
+    "squeeze": squeeze, "unsqueeze": unsqueeze, "chunk": chunk, "unbind": unbind, "to": to,
 }.items():
     setattr(Tensor, _name, _op)
 Tensor.T = property(transpose)

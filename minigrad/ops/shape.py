@@ -193,10 +193,28 @@ def stack(ts, axis=0):
     axis = axis % out.ndim
 
     def backward(grad):
-        lead = (slice(None),) * axis
-        return tuple(getitem(grad, lead + (i,)) if t.requires_grad else None
-                     for i, t in enumerate(ts))
+        return tuple(g if t.requires_grad else None
+                     for g, t in zip(unbind(grad, axis), ts))
     return record(out, tuple(ts), backward, "stack")
+
+
+def unbind(x, axis=0):
+    """The slices of ``x`` along ``axis``, that axis removed (views): the inverse of
+    :func:`stack`, as PyTorch's ``unbind``. One recorded op; its backward stacks the
+    slices' gradients (zeros for slices that got none)."""
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"unbind: axis {axis} is out of range for shape {x.shape}")
+    axis %= x.ndim
+    lead = (slice(None),) * axis
+    pieces = [x.data[lead + (i,)] for i in range(x.shape[axis])]
+    if len(pieces) == 1:
+        return (record(pieces[0], (x,), lambda grad: (unsqueeze(grad, axis),), "unbind"),)
+
+    def backward(grads):
+        grads = [g if g is not None else Tensor(x.xp.zeros(p.shape, dtype=x.dtype))
+                 for g, p in zip(grads, pieces)]
+        return (stack(grads, axis=axis),)
+    return tuple(record(pieces, (x,), backward, "unbind", n_outputs=len(pieces)))
 
 
 def split(x, indices_or_sections, axis=0):
@@ -236,7 +254,7 @@ def chunk(x, chunks, axis=0):
 
 def _split_at(x, cuts, axis, op):
     xp = x.xp
-    pieces = xp.split(x.data, cuts, axis=axis)
+    pieces = cut_pieces(x.data, cuts, axis)
     if len(pieces) == 1:
         return [record(pieces[0], (x,), lambda grad: (grad,), op)]
 
@@ -245,6 +263,14 @@ def _split_at(x, cuts, axis, op):
                  for g, p in zip(grads, pieces)]
         return (concat(grads, axis=axis),)
     return record(pieces, (x,), backward, op, n_outputs=len(pieces))
+
+
+def cut_pieces(data, cuts, axis):
+    """``data`` cut at ``cuts`` along ``axis``, as views (NumPy's split, by plain slicing:
+    ``numpy.split`` spends microseconds per piece on axis swaps)."""
+    lead = (slice(None),) * axis
+    bounds = [0] + list(cuts) + [data.shape[axis]]
+    return [data[lead + (slice(start, stop),)] for start, stop in zip(bounds, bounds[1:])]
 
 
 def to(x, name):
