@@ -290,8 +290,10 @@ def _compile(fn, inputs, wanted):
     def name_of(tensor, reader):
         if tensor.node is None:
             if id(tensor) not in leaf_names:
-                raise _Unfusable(f"its '{reader}' reads a tensor that is not an argument "
-                                 f"(pass it in as one)")
+                raise _Unfusable(f"its '{reader}' reads a tensor that is neither an "
+                                 f"argument nor computed from them (pass a tensor in as "
+                                 f"an argument; a backward rule's mask or zeros, as for "
+                                 f"an unused chunk piece, cannot be fused)")
             return leaf_names[id(tensor)]
         if tensor.node.id not in number:
             raise _Unfusable(f"its '{reader}' reads a tensor computed outside it "

@@ -454,23 +454,36 @@ class LayerNormLSTMCell(RecurrentCell):
         return projected + self.bias_ih if self.bias else projected
 
     def step(self, projected, state):
-        # Ba et al. 2016, eq. 20-22: (i, f, g, o) = LN(W_h h) + LN(W_x x) + b
-        # c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(LN(c'))
         h, c = state
-        recurrent = layer_norm(self._recurrent(h), self.norm_hh_gain, self.norm_hh_shift,
-                               name="recurrent_norm")
-        i, f, g, o = (projected + recurrent).chunk(4, axis=1)
-        with mg.scope("input_gate"):
-            i = mg.sigmoid(i)
-        with mg.scope("forget_gate"):
-            f = mg.sigmoid(f)
-        with mg.scope("cell_candidate"):
-            g = mg.tanh(g)
-        with mg.scope("output_gate"):
-            o = mg.sigmoid(o)
-        with mg.scope("cell_state"):
-            c = f * c + i * g
-        with mg.scope("hidden_state"):
-            h = o * mg.tanh(layer_norm(c, self.norm_c_gain, self.norm_c_shift, name="cell_norm"))
-        _record_lstm(i, f, g, o, c, h)
-        return h, c
+        recurrent = _recurrent_norm(self._recurrent(h), self.norm_hh_gain, self.norm_hh_shift)
+        return _layer_norm_lstm_update(projected, recurrent, c, self.norm_c_gain,
+                                       self.norm_c_shift)
+
+
+@mg.fuse
+def _recurrent_norm(recurrent, gain, shift):
+    """``LN(h W_hh^T)``, recorded as one op."""
+    return layer_norm(recurrent, gain, shift, name="recurrent_norm")
+
+
+@mg.fuse
+def _layer_norm_lstm_update(projected, recurrent, c, cell_gain, cell_shift):
+    """The layer-normalised LSTM step after the normalised recurrent product, recorded
+    as one op."""
+    # Ba et al. 2016, eq. 20-22: (i, f, g, o) = LN(W_h h) + LN(W_x x) + b
+    # c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(LN(c'))
+    i, f, g, o = (projected + recurrent).chunk(4, axis=1)
+    with mg.scope("input_gate"):
+        i = mg.sigmoid(i)
+    with mg.scope("forget_gate"):
+        f = mg.sigmoid(f)
+    with mg.scope("cell_candidate"):
+        g = mg.tanh(g)
+    with mg.scope("output_gate"):
+        o = mg.sigmoid(o)
+    with mg.scope("cell_state"):
+        c = f * c + i * g
+    with mg.scope("hidden_state"):
+        h = o * mg.tanh(layer_norm(c, cell_gain, cell_shift, name="cell_norm"))
+    _record_lstm(i, f, g, o, c, h)
+    return h, c

@@ -169,16 +169,14 @@ def concat(ts, axis=0):
         raise ValueError(f"concat: shapes {[t.shape for t in ts]} do not join along axis "
                          f"{axis} ({error})") from None
     axis = axis % out.ndim
-    ends = []
-    end = 0
-    for t in ts:
-        end += t.shape[axis]
-        ends.append(end)
+    cuts = []
+    for t in ts[:-1]:
+        cuts.append(t.shape[axis] + (cuts[-1] if cuts else 0))
 
     def backward(grad):
-        lead = (slice(None),) * axis
-        return tuple(getitem(grad, lead + (slice(stop - t.shape[axis], stop),))
-                     if t.requires_grad else None for t, stop in zip(ts, ends))
+        # one split (views), the inverse of the join
+        return tuple(g if t.requires_grad else None
+                     for g, t in zip(_split_at(grad, cuts, axis, "split"), ts))
     return record(out, tuple(ts), backward, "concat")
 
 

@@ -68,10 +68,12 @@ def test_second_derivative_with_mg_grad():
     lambda x: mg.concat(x.chunk(3)[::-1]) ** 3,
     lambda x: mg.stack(mg.split(x, 2)) ** 3,
     lambda x: mg.maximum(x, 0.1) ** 3 + mg.minimum(x * x, x).abs() ** 2,
+    lambda x: (x.reshape(1, 3, 2).broadcast_to(2, 3, 2) @ x.reshape(2, 3)) ** 2,
+    lambda x: mg.stack(mg.unbind(x.reshape(2, 3), axis=1)[::-1]) ** 3,
     lambda x: x.broadcast_to(2, 6).sum(0) ** 3,
 ], ids=["softmax", "log_softmax", "logsumexp", "matmul", "matvec", "elementwise",
         "sqrt-log", "where", "reductions", "getitem", "concat-chunk", "stack-split",
-        "max-min-abs", "broadcast"])
+        "max-min-abs", "rows-times-matrix", "unbind-stack", "broadcast"])
 def test_gradients_of_gradients_gradcheck(f):
     """The recorded backward sweep (create_graph=True) is itself correct: gradcheck
     the gradient as a function of the input."""

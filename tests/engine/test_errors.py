@@ -62,6 +62,7 @@ def test_where_broadcast_failure():
     (lambda x: mg.split(x, 4, axis=1), "split: 3 elements along axis 1 do not divide "
                                        "into 4 equal sections"),
     (lambda x: mg.split(x, 2, axis=2), "split: axis 2 is out of range for shape (2, 3)"),
+    (lambda x: mg.unbind(x, axis=-3), "unbind: axis -3 is out of range for shape (2, 3)"),
     (lambda x: x.chunk(0), "chunk: chunks must be positive, got 0"),
     (lambda x: x.chunk(2, axis=-3), "chunk: axis -3 is out of range for shape (2, 3)"),
     (lambda x: mg.concat([x, mg.randn(3, 3)], axis=1), "concat: shapes [(2, 3), (3, 3)] "
@@ -74,7 +75,7 @@ def test_where_broadcast_failure():
     (lambda x: mg.softmax(x, axis=2), "softmax: axis 2 is out of range"),
     (lambda x: mg.zeros(0, 3).max(), "max: zero-size tensor of shape (0, 3) has no maximum"),
 ], ids=["reshape", "transpose-repeat", "transpose-length", "squeeze-length", "squeeze-axis",
-        "unsqueeze", "broadcast_to", "split-sections", "split-axis", "chunk-count",
+        "unsqueeze", "broadcast_to", "split-sections", "split-axis", "unbind-axis", "chunk-count",
         "chunk-axis", "concat-shapes", "concat-empty", "stack", "sum-axis", "mean-repeat",
         "max-axis", "softmax-axis", "max-empty"])
 def test_shape_errors_name_the_op(call, message):

@@ -228,6 +228,18 @@ def test_chunk_is_torch_chunk(length, chunks, sizes):
     assert [p.shape[0] for p in torch.arange(length).chunk(chunks)] == sizes
 
 
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_unbind_is_torch_unbind(axis):
+    data = np.arange(24.0).reshape(2, 3, 4)
+    pieces = mg.unbind(t(data), axis=axis)
+    assert isinstance(pieces, tuple) and len(pieces) == data.shape[axis]
+    for i, piece in enumerate(pieces):
+        same(piece, np.take(data, i, axis=axis))
+    import torch
+    expected = torch.unbind(torch.tensor(data), dim=axis)
+    assert [tuple(p.shape) for p in expected] == [p.shape for p in t(data).unbind(axis)]
+
+
 def test_chunk_along_an_axis():
     data = np.arange(20.0).reshape(2, 10)
     pieces = mg.chunk(t(data), 4, axis=-1)

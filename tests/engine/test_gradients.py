@@ -365,6 +365,15 @@ def test_stack(shape, count, seed, data):
 
 @FAST
 @given(nonempty_shapes, seeds, st.data())
+def test_unbind(shape, seed, data):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    check(lambda t: mg.unbind(t, axis=axis), values(shape, seed))
+    # the gradient of an unused slice is zeros
+    check(lambda t: mg.unbind(t, axis=axis)[0] * 2.0, values(shape, seed))
+
+
+@FAST
+@given(nonempty_shapes, seeds, st.data())
 def test_split(shape, seed, data):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     length = shape[axis]

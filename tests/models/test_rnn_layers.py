@@ -383,3 +383,28 @@ def test_cells_take_their_state_by_api_name():
     assert LSTMCell(3, 4)(x, state=(h, h))[1].shape == (2, 4)
     from models import RNNCell
     assert RNNCell(3, 4, nonlinearity="relu")(x, h=h).shape == (2, 4)
+
+
+# ---- fused cell updates (mg.fuse): the same numbers as op by op
+
+@pytest.mark.parametrize("layer_class, options", [
+    (LSTM, {}), (PeepholeLSTM, {}), (CoupledLSTM, {}), (GRU, {}),
+    (GRU, {"reset_after": False}), (LayerNormLSTM, {}), (RNN, {}),
+], ids=["lstm", "peephole", "coupled", "gru", "gru-reset-before", "layernorm", "rnn"])
+def test_fused_layers_equal_op_by_op_bit_for_bit(layer_class, options):
+    layer = layer_class(3, 4, num_layers=2, bidirectional=True, **options)
+    x = mg.randn(5, 2, 3, requires_grad=True)
+    lengths = [5, 3]
+
+    def run():
+        for p in list(layer.parameters()) + [x]:
+            p.grad = None
+        output, _ = layer(x, lengths=lengths)
+        (output * output).sum().backward()
+        return [output.numpy()] + [p.grad.numpy() for p in list(layer.parameters()) + [x]]
+
+    fused = run()
+    with mg.unfused():
+        plain = run()
+    for a, b in zip(fused, plain):
+        np.testing.assert_array_equal(a, b)
