@@ -43,9 +43,9 @@ import functools
 import warnings
 
 from . import backend as _backend
-from .tensor import (Node, Tensor, _grad_mode, _next_id, _wrap, backward_sweep, record,
-                     scope, state)
-from .ops import elementwise as _elementwise
+from .tensor import (Node, PendingProduct, Tensor, _grad_mode, _next_id, _wrap,
+                     backward_sweep, record, state)
+from .ops import arithmetic as _arithmetic, elementwise as _elementwise
 
 __all__ = ["fuse", "unfused", "Fused", "unfold"]
 
@@ -96,9 +96,7 @@ class Fused:
                 raise TypeError(f"fused function {self.name}: arguments must be tensors, "
                                 f"got {type(x).__name__} (pass other values through a "
                                 f"closure or functools.partial)")
-        grad_mode = state.grad_enabled
-        key = (type(inputs[0].data),) + tuple(
-            (x.shape, x.dtype, grad_mode and x.requires_grad) for x in inputs)
+        key = _signature(inputs)
         try:
             program = self.programs[key]
         except KeyError:
@@ -123,7 +121,7 @@ class Fused:
             program = None      # one tensor twice: replays could not tell the uses apart
         else:
             try:
-                program = _compile(self.fn, inputs, [k[2] for k in key[1:]])
+                program = _compile(self.fn, inputs, key[3::3])
             except _Unfusable as why:
                 if not self.warned:
                     warnings.warn(f"mg.fuse: {self.name} runs op by op: {why}",
@@ -135,12 +133,22 @@ class Fused:
 
     def source(self, *inputs):
         """The generated forward and backward code for these inputs (tensors)."""
-        key = (type(inputs[0].data),) + tuple(
-            (x.shape, x.dtype, state.grad_enabled and x.requires_grad) for x in inputs)
+        key = _signature(inputs)
         program = self.programs.get(key) or self._compile(key, inputs)
         if program is None:
             raise ValueError(f"fused function {self.name} cannot be fused for these inputs")
         return program.source
+
+
+def _signature(inputs):
+    """What a compiled program depends on: the backend, and each input's shape, dtype
+    and whether it needs a gradient."""
+    grad_mode = state.grad_enabled
+    key = [type(inputs[0].data)]
+    for x in inputs:
+        data = x.data
+        key += (data.shape, data.dtype, grad_mode and x.requires_grad)
+    return tuple(key)
 
 
 class _FusedBackward:
@@ -162,7 +170,8 @@ class _FusedBackward:
         arrays = [g.data if g is not None else _zeros_like(like)
                   for g, like in zip(grads, program.output_likes)]
         results = program.backward(*self.saved, *arrays)
-        return tuple(None if r is None else _wrap(r, None, 0) for r in results)
+        return [r if r is None or type(r) is PendingProduct else _wrap(r, None, 0)
+                for r in results]
 
 
 def _zeros_like(like):
@@ -201,7 +210,7 @@ def _split_axis(in_shape, piece_shapes):
     raise _Unfusable("a split whose pieces keep the whole shape")
 
 
-def _emit_split(args, in_shapes, out_shapes):
+def _emit_split(args, in_shapes, out_shapes, parameters):
     axis = _split_axis(in_shapes[0], out_shapes)
     lead = ":, " * axis
     pieces, start = [], 0
@@ -211,7 +220,7 @@ def _emit_split(args, in_shapes, out_shapes):
     return ", ".join(pieces)
 
 
-def _emit_concat(args, in_shapes, out_shapes):
+def _emit_concat(args, in_shapes, out_shapes, parameters):
     out = out_shapes[0]
     axis = next((a for a, n in enumerate(in_shapes[0]) if n != out[a]), None)
     if axis is None:
@@ -219,7 +228,7 @@ def _emit_concat(args, in_shapes, out_shapes):
     return f"xp.concatenate([{', '.join(args)}], axis={axis})"
 
 
-def _emit_sum(args, in_shapes, out_shapes):
+def _emit_sum(args, in_shapes, out_shapes, parameters):
     before, after = in_shapes[0], out_shapes[0]
     if after == ():
         return f"{args[0]}.sum()"
@@ -230,7 +239,8 @@ def _emit_sum(args, in_shapes, out_shapes):
 
 
 # op name -> how to write it: a format string over the argument names, or a function of
-# (argument names, input shapes, output shapes). Each is exactly what the op computes.
+# (argument names, input shapes, output shapes, the op's traced parameters). Each is
+# exactly what the op computes.
 _EMIT = {
     "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
     "pow": "{0} ** {1}", "neg": "-{0}",
@@ -239,8 +249,11 @@ _EMIT = {
     "tanh_derivative": "tanh_derivative_values(xp, {0}, {1})",
     "sigmoid_derivative": "sigmoid_derivative_values(xp, {0}, {1})",
     "chunk": _emit_split, "split": _emit_split, "concat": _emit_concat, "sum": _emit_sum,
-    "reshape": lambda args, ins, outs: f"{args[0]}.reshape({outs[0]})",
-    "broadcast_to": lambda args, ins, outs: f"xp.broadcast_to({args[0]}, {outs[0]})",
+    "reshape": lambda args, ins, outs, parameters: f"{args[0]}.reshape({outs[0]})",
+    "broadcast_to": lambda args, ins, outs, parameters:
+        f"xp.broadcast_to({args[0]}, {outs[0]})",
+    "transpose": lambda args, ins, outs, axes: f"{args[0]}.transpose({axes})",
+    "matmul": "matmul_values({0}, {1})",
 }
 
 
@@ -261,20 +274,29 @@ class _Program:
         return tuple(outputs) if self.as_tuple else outputs[0]
 
 
+class _Trace:
+    """What the ops record while a function is traced: each node's output shapes, and
+    the parameters an op cannot be rebuilt without (a transpose's axes)."""
+
+    def __init__(self):
+        self.shapes = {}
+        self.parameters = {}
+
+
 def _compile(fn, inputs, wanted):
     """Trace ``fn`` at ``inputs`` and generate its forward and backward code."""
     xp = _backend.of(inputs[0].data).xp
     stand_ins = [Tensor(x.data, requires_grad=True) for x in inputs]
-    shapes = {}         # node id -> its outputs' shapes, filled by record() while tracing
+    trace = _Trace()
     outer = (state.scope, state.tracer, state.fusion)
-    state.scope, state.tracer, state.fusion = "", shapes, False
+    state.scope, state.tracer, state.fusion = "", trace, False
     try:
         with _grad_mode(True):
             result = fn(*stand_ins)
             outputs = _as_list(result)
             _check_outputs(outputs, stand_ins)
             boundary = _next_id()       # forward nodes are numbered below, backward above
-            reached = _reached_inputs(outputs, stand_ins, shapes)
+            reached = _reached_inputs(outputs, stand_ins, trace.shapes)
             targets = [x for x, want, hit in zip(stand_ins, wanted, reached) if want and hit]
             grad_ins = [Tensor(xp.ones_like(out.data), requires_grad=True) for out in outputs]
             grads = list(backward_sweep(outputs, grad_ins, True, True, inputs=targets,
@@ -282,9 +304,17 @@ def _compile(fn, inputs, wanted):
     finally:
         state.scope, state.tracer, state.fusion = outer
 
+    # An input's gradient ``X.T @ G`` (a weight's, when the function multiplies by one)
+    # is handed back unmultiplied, as the plain sweep's matmul does, so that the
+    # products from every call reaching one weight are summed by one product.
+    grad_of = {}
+    for x, grad in zip(targets, grads):
+        grad_of[id(x)] = _pending_factors(grad, trace) or grad
+    needed = [t for grad in grad_of.values() for t in (grad if type(grad) is tuple else [grad])]
+
     leaf_names = {id(x): f"x{i}" for i, x in enumerate(stand_ins)}
     leaf_names.update({id(g): f"g{j}" for j, g in enumerate(grad_ins)})
-    nodes = _nodes(outputs + grads, shapes)
+    nodes = _nodes(outputs + needed, trace.shapes)
     number = {node.id: k for k, node in enumerate(nodes)}
 
     def name_of(tensor, reader):
@@ -322,8 +352,8 @@ def _compile(fn, inputs, wanted):
             else:
                 args.append(f"c{len(constants)}")
                 constants[args[-1]] = operand
-        expression = emit.format(*args) if isinstance(emit, str) \
-            else emit(args, in_shapes, shapes[node.id])
+        expression = emit.format(*args) if isinstance(emit, str) else \
+            emit(args, in_shapes, trace.shapes[node.id], trace.parameters.get(node.id))
         results = [f"v{k}"] if node.n_outputs == 1 else \
             [f"v{k}_{i}" for i in range(node.n_outputs)]
         line = f"    {', '.join(results)} = {expression}"
@@ -336,13 +366,17 @@ def _compile(fn, inputs, wanted):
                 read_in_backward(name)
 
     output_names = [name_of(out, "output") for out in outputs]
-    grad_of = dict(zip(map(id, targets), grads))
     input_grads = []
     for x in stand_ins:
         grad = grad_of.get(id(x))
-        input_grads.append("None" if grad is None else name_of(grad, "gradient"))
-        if grad is not None:
-            read_in_backward(input_grads[-1])
+        if grad is None:
+            input_grads.append("None")
+            continue
+        names = [name_of(t, "gradient") for t in (grad if type(grad) is tuple else [grad])]
+        for name in names:
+            read_in_backward(name)
+        input_grads.append(f"PendingProduct({names[0]}, {names[1]})" if len(names) == 2
+                           else names[0])
 
     source = [f"def forward({', '.join(f'x{i}' for i in range(len(stand_ins)))}):"]
     source += forward_lines
@@ -356,14 +390,27 @@ def _compile(fn, inputs, wanted):
         source += backward_lines
         source.append(f"    return ({''.join(n + ', ' for n in input_grads)})")
     source = "\n".join(source) + "\n"
-    namespace = dict(constants, xp=xp, **_KERNELS)
+    namespace = dict(constants, xp=xp, PendingProduct=PendingProduct, **_KERNELS)
     exec(compile(source, f"<fused {getattr(fn, '__name__', 'function')}>", "exec"), namespace)
     return _Program(namespace["forward"], namespace.get("backward"), source, records,
                     len(outputs), [(out.shape, out.dtype, xp) for out in outputs],
                     isinstance(result, (tuple, list)))
 
 
-_KERNELS = {"sigmoid_values": _elementwise.sigmoid_values,
+def _pending_factors(grad, trace):
+    """``(X, G)`` when ``grad`` was made as ``X.T @ G`` of two matrices, else None."""
+    node = grad.node
+    if node is None or node.op != "matmul" or grad.ndim != 2:
+        return None
+    left, right = node.inputs
+    if left.node is None or left.node.op != "transpose" or left.node.id not in trace.shapes \
+            or trace.parameters.get(left.node.id) != (1, 0) or right.ndim != 2:
+        return None
+    return left.node.inputs[0], right
+
+
+_KERNELS = {"matmul_values": _arithmetic.matmul_values,
+            "sigmoid_values": _elementwise.sigmoid_values,
             "tanh_derivative_values": _elementwise.tanh_derivative_values,
             "sigmoid_derivative_values": _elementwise.sigmoid_derivative_values}
 

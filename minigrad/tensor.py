@@ -28,7 +28,7 @@ class _State:
     scope = ""
     backward_of = None    # the op whose backward rule is running (named by detect_anomaly)
     fusion = True         # fused functions run as one op (off: op by op; see fusion.py)
-    tracer = None         # while a fused function is traced: node id -> output shapes
+    tracer = None         # while a fused function is traced: what record() saw (fusion.py)
 
 
 state = _State()
@@ -284,7 +284,8 @@ def record(data, inputs, backward, op, n_outputs=1):
     if needs_grad:
         node = Node(op, inputs, backward, n_outputs)
         if state.tracer is not None:
-            state.tracer[node.id] = [a.shape for a in data] if n_outputs > 1 else [data.shape]
+            state.tracer.shapes[node.id] = [a.shape for a in data] if n_outputs > 1 \
+                else [data.shape]
     else:
         node = None
     if state.anomaly:
@@ -413,6 +414,13 @@ class _Accumulator:
         return self.total
 
 
+def _summed(slot):
+    """The gradient in a sweep's slot: a lone gradient, or an accumulator's sum."""
+    if slot is None or type(slot) is Tensor:
+        return slot
+    return (slot if type(slot) is _Accumulator else _Accumulator(slot)).grad
+
+
 def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
                    stop_at_inputs=False):
     """Reverse-mode sweep from ``outputs`` (seeded with ``grads``).
@@ -427,7 +435,7 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
     wanted = None if inputs is None else {id(t): t for t in inputs}
     stop = wanted if stop_at_inputs else None
     order = _reachable(outputs, stop)
-    pending = {}        # node id -> _Accumulator, or list of them for multi-output nodes
+    pending = {}        # node id -> its gradient slot (a list of them for multi-output nodes)
     leaves = {}         # id(leaf) -> (leaf, _Accumulator)
     wanted_nodes = {}   # node id -> wanted non-leaf tensors it produced
     for tensor in () if stop_at_inputs else inputs or ():
@@ -446,21 +454,22 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
             else:
                 entry[1].add(grad, create_graph)
             return
+        # a slot holds the first gradient as is, and an _Accumulator from the second on
         if node.n_outputs == 1:
-            slot = pending.get(node.id)
-            if slot is None:
-                pending[node.id] = _Accumulator(grad)
-            else:
-                slot.add(grad, create_graph)
-            return
-        slots = pending.get(node.id)
-        if slots is None:
-            slots = pending[node.id] = [None] * node.n_outputs
-        slot = slots[tensor.output_index]
-        if slot is None:
-            slots[tensor.output_index] = _Accumulator(grad)
+            slots, index = pending, node.id
         else:
+            slots = pending.get(node.id)
+            if slots is None:
+                slots = pending[node.id] = [None] * node.n_outputs
+            index = tensor.output_index
+        slot = slots.get(index) if slots is pending else slots[index]
+        if slot is None:
+            slots[index] = grad
+        elif type(slot) is _Accumulator:
             slot.add(grad, create_graph)
+        else:
+            slots[index] = _Accumulator(slot)
+            slots[index].add(grad, create_graph)
 
     for tensor, grad in zip(outputs, seeds):
         deliver(tensor, grad)
@@ -475,9 +484,9 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
                     node.release()
                 continue
             if node.n_outputs == 1:
-                grad_out = slot.grad
+                grad_out = slot if type(slot) is Tensor else _summed(slot)
             else:
-                grad_out = [s.grad if s is not None else None for s in slot]
+                grad_out = [_summed(s) for s in slot]
             for tensor in wanted_nodes.get(node.id, ()):
                 captured[id(tensor)] = grad_out if node.n_outputs == 1 \
                     else grad_out[tensor.output_index]

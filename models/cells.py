@@ -106,10 +106,13 @@ class RecurrentCell(Module):
         finally:
             object.__setattr__(self, "_weight_hh_t", None)
 
+    def _weight_hh_transposed(self):
+        weight_t = self._weight_hh_t
+        return weight_t if weight_t is not None else self.weight_hh.T
+
     def _recurrent(self, h):
         """``h @ weight_hh.T``: one product for all gates."""
-        weight_t = self._weight_hh_t
-        return h @ (weight_t if weight_t is not None else self.weight_hh.T)
+        return h @ self._weight_hh_transposed()
 
 
 class _GatedCell(RecurrentCell):
@@ -204,15 +207,15 @@ class LSTMCell(_GatedCell):
 
     def step(self, projected, state):
         h, c = state
-        return _lstm_update(projected, self._recurrent(h), c)
+        return _lstm_step(projected, h, c, self._weight_hh_transposed())
 
 
 @mg.fuse
-def _lstm_update(projected, recurrent, c):
-    """The LSTM step after the recurrent product, recorded as one op (``mg.fuse``)."""
+def _lstm_step(projected, h, c, weight_hh_t):
+    """One LSTM step from the projected input, recorded as one op (``mg.fuse``)."""
     # i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*); g = tanh(...)   (PyTorch order)
     # c' = f * c + i * g;  h' = o * tanh(c')
-    i, f, g, o = (projected + recurrent).chunk(4, axis=1)
+    i, f, g, o = (projected + h @ weight_hh_t).chunk(4, axis=1)
     with mg.scope("input_gate"):
         i = mg.sigmoid(i)
     with mg.scope("forget_gate"):
@@ -248,17 +251,17 @@ class PeepholeLSTMCell(_GatedCell):
 
     def step(self, projected, state):
         h, c = state
-        return _peephole_update(projected, self._recurrent(h), c,
-                                self.weight_ci, self.weight_cf, self.weight_co)
+        return _peephole_step(projected, h, c, self._weight_hh_transposed(),
+                              self.weight_ci, self.weight_cf, self.weight_co)
 
 
 @mg.fuse
-def _peephole_update(projected, recurrent, c, weight_ci, weight_cf, weight_co):
-    """The peephole LSTM step after the recurrent product, recorded as one op."""
+def _peephole_step(projected, h, c, weight_hh_t, weight_ci, weight_cf, weight_co):
+    """One peephole LSTM step from the projected input, recorded as one op."""
     # Gers & Schmidhuber 2000: peepholes see c_{t-1} for i and f, c_t for o
     # i = sigmoid(a_i + w_ci * c);  f = sigmoid(a_f + w_cf * c);  g = tanh(a_g)
     # c' = f * c + i * g;  o = sigmoid(a_o + w_co * c');  h' = o * tanh(c')
-    i, f, g, o = (projected + recurrent).chunk(4, axis=1)
+    i, f, g, o = (projected + h @ weight_hh_t).chunk(4, axis=1)
     with mg.scope("input_gate"):
         i = mg.sigmoid(i + weight_ci * c)
     with mg.scope("forget_gate"):
@@ -290,15 +293,15 @@ class CoupledLSTMCell(_GatedCell):
 
     def step(self, projected, state):
         h, c = state
-        return _coupled_update(projected, self._recurrent(h), c)
+        return _coupled_step(projected, h, c, self._weight_hh_transposed())
 
 
 @mg.fuse
-def _coupled_update(projected, recurrent, c):
-    """The coupled-gate LSTM step after the recurrent product, recorded as one op."""
+def _coupled_step(projected, h, c, weight_hh_t):
+    """One coupled-gate LSTM step from the projected input, recorded as one op."""
     # Greff et al. 2017 (CIFG): f = sigmoid(a_f), i = 1 - f, g = tanh(a_g),
     # o = sigmoid(a_o);  c' = f * c + i * g;  h' = o * tanh(c')
-    f, g, o = (projected + recurrent).chunk(3, axis=1)
+    f, g, o = (projected + h @ weight_hh_t).chunk(3, axis=1)
     with mg.scope("forget_gate"):
         f = mg.sigmoid(f)
     with mg.scope("input_gate"):
@@ -364,10 +367,8 @@ class GRUCell(_GatedCell):
         #   otherwise:     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)
         #                  h' = (1 - z) * n + z * h
         if self.reset_after:
-            recurrent = self._recurrent(h)
-            if self.bias:
-                recurrent = recurrent + self.bias_hh
-            return _gru_update(projected, recurrent, h)
+            bias = (self.bias_hh,) if self.bias else ()
+            return _gru_step(projected, h, self._weight_hh_transposed(), *bias)
         # W_hn multiplies r * h, which needs r first: two products, so no single fused op
         x_r, x_z, x_n = projected.chunk(3, axis=1)
         cut = [2 * self.hidden_size]
@@ -403,8 +404,11 @@ def _gru_output(r, z, n, h):
 
 
 @mg.fuse
-def _gru_update(projected, recurrent, h):
-    """The GRU step (``reset_after``) after the recurrent product, recorded as one op."""
+def _gru_step(projected, h, weight_hh_t, *bias_hh):
+    """One GRU step (``reset_after``) from the projected input, recorded as one op."""
+    recurrent = h @ weight_hh_t
+    if bias_hh:
+        recurrent = recurrent + bias_hh[0]
     x_r, x_z, x_n = projected.chunk(3, axis=1)
     h_r, h_z, h_n = recurrent.chunk(3, axis=1)
     r, z = _gru_gates(x_r, h_r, x_z, h_z)
@@ -455,15 +459,16 @@ class LayerNormLSTMCell(RecurrentCell):
 
     def step(self, projected, state):
         h, c = state
-        recurrent = _recurrent_norm(self._recurrent(h), self.norm_hh_gain, self.norm_hh_shift)
+        recurrent = _recurrent_norm(h, self._weight_hh_transposed(), self.norm_hh_gain,
+                                    self.norm_hh_shift)
         return _layer_norm_lstm_update(projected, recurrent, c, self.norm_c_gain,
                                        self.norm_c_shift)
 
 
 @mg.fuse
-def _recurrent_norm(recurrent, gain, shift):
+def _recurrent_norm(h, weight_hh_t, gain, shift):
     """``LN(h W_hh^T)``, recorded as one op."""
-    return layer_norm(recurrent, gain, shift, name="recurrent_norm")
+    return layer_norm(h @ weight_hh_t, gain, shift, name="recurrent_norm")
 
 
 @mg.fuse

@@ -157,14 +157,9 @@ def matmul(a, b):
     a, b, x, y = operands(a, b, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or x.ndim == 0 or y.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension")
-    # (..., K) @ (K, N): the batch dimensions fold into rows, one product instead of one
-    # per batch entry (the input projection of a whole sequence is such a product)
     rows_times_matrix = x.ndim >= 2 and y.ndim == 2
     try:
-        if rows_times_matrix and x.ndim > 2 and x.shape[-1] == y.shape[0]:
-            out = (x.reshape(-1, x.shape[-1]) @ y).reshape(*x.shape[:-1], y.shape[1])
-        else:
-            out = x @ y
+        out = matmul_values(x, y)
     except ValueError:
         raise shape_error("matmul", a, b, "do not align") from None
 
@@ -190,6 +185,16 @@ def matmul(a, b):
     return record(out, (a, b), backward, "matmul")
 
 
+def matmul_values(x, y):
+    """The arrays behind :func:`matmul` (fused functions call it too).
+
+    ``(..., K) @ (K, N)``: the batch dimensions fold into rows, one product instead of
+    one per batch entry (the input projection of a whole sequence is such a product)."""
+    if x.ndim > 2 and y.ndim == 2 and x.shape[-1] == y.shape[0]:
+        return (x.reshape(-1, x.shape[-1]) @ y).reshape(*x.shape[:-1], y.shape[1])
+    return x @ y
+
+
 def _rows_times_matrix_backward(a, b, grad):
     """The backward of ``(..., K) @ (K, N)``: ``grad @ b.T`` and ``rows(a).T @ rows(grad)``.
 
@@ -202,7 +207,8 @@ def _rows_times_matrix_backward(a, b, grad):
             x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
         grad_a = Tensor((g @ b.data.T).reshape(a.shape)) if needs_grad(a) else None
         return grad_a, PendingProduct(x, g) if needs_grad(b) else None
-    a_rows = a.reshape(-1, a.shape[-1])
-    grad_rows = grad.reshape(-1, grad.shape[-1])
+    a_rows, grad_rows = a, grad
+    if a.ndim > 2:
+        a_rows, grad_rows = a.reshape(-1, a.shape[-1]), grad.reshape(-1, grad.shape[-1])
     return (grad @ b.T if needs_grad(a) else None,
             a_rows.T @ grad_rows if needs_grad(b) else None)

@@ -7,7 +7,7 @@ and the pieces of a split or chunk are joined by one concatenation.
 from __future__ import annotations
 
 from .. import backend as _backend
-from ..tensor import Tensor, record
+from ..tensor import Tensor, record, state
 from .reduction import normalize_axes
 from .arithmetic import reduce_to_shape
 
@@ -45,7 +45,10 @@ def transpose(x, *axes):
 
     def backward(grad):
         return (grad.transpose(*inverse),)
-    return record(x.data.transpose(axes), (x,), backward, "transpose")
+    out = record(x.data.transpose(axes), (x,), backward, "transpose")
+    if state.tracer is not None and out.node is not None:
+        state.tracer.parameters[out.node.id] = axes    # for fused code (fusion.py)
+    return out
 
 
 def broadcast_to(x, *shape):
