@@ -141,10 +141,18 @@ class _GatedCell(RecurrentCell):
         Both biases add straight onto the pre-activations, so they are added here, once
         for the whole sequence, instead of at every step.
         """
-        projected = x @ self.weight_ih.T
-        if self.bias:
-            projected = projected + (self.bias_ih + self.bias_hh)
-        return projected
+        biases = (self.bias_ih, self.bias_hh) if self.bias else ()
+        return _input_projection(x, self.weight_ih.T, *biases)
+
+
+@mg.fuse
+def _input_projection(x, weight_ih_t, *biases):
+    """``x @ weight_ih.T`` plus the biases, recorded as one op (the product is then a
+    temporary, not a tensor the tape keeps)."""
+    projected = x @ weight_ih_t
+    if len(biases) == 2:
+        return projected + (biases[0] + biases[1])
+    return projected + biases[0] if biases else projected
 
 
 class RNNCell(_GatedCell):
@@ -357,8 +365,7 @@ class GRUCell(_GatedCell):
     def input_projection(self, x):
         """``x @ weight_ih.T + bias_ih`` for ``x`` of any leading shape (``b_hn`` sits
         inside the reset product, so ``bias_hh`` is added per step)."""
-        projected = x @ self.weight_ih.T
-        return projected + self.bias_ih if self.bias else projected
+        return _input_projection(x, self.weight_ih.T, *((self.bias_ih,) if self.bias else ()))
 
     def step(self, projected, h):
         # Cho et al. 2014: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
