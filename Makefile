@@ -18,8 +18,10 @@ $(STAMP): $(PY) pyproject.toml
 test: $(STAMP) dot
 	$(PY) -m pytest
 
-# Side by side with PyTorch and a hand-written NumPy LSTM; see docs/performance.md.
+# Side by side with PyTorch, JAX and a hand-written NumPy LSTM; see docs/performance.md.
 bench: $(STAMP)
+	@$(PY) -c "import jax" 2>/dev/null || $(PY) -m pip install -q -e '.[bench]' \
+	  || echo "could not install JAX: its column is skipped"
 	$(PY) -m benchmarks
 
 # Graphviz's `dot` renders the cell graphs; install it where we can, explain otherwise.

@@ -31,10 +31,11 @@ What stays exact:
   are named by the op that made them and gate recorders see every gate.
 
 The trade-off: only the ops listed in ``_EMIT`` can be fused (elementwise arithmetic and
-functions, ``chunk``/``split``/``concat``, and the sums and reshapes that broadcasting's
-backward makes). A function using anything else (a matrix product, indexing, ``relu``
-whose backward uses a mask) runs op by op, with one warning naming the op. The function
-must be pure: Python-level effects and values it reads happen once, when it is traced.
+functions, matrix products and transposes, ``chunk``/``split``/``concat``, and the sums
+and reshapes that broadcasting's backward makes). A function using anything else
+(indexing, ``relu`` whose backward reads a mask) runs op by op, with one warning saying
+why. The function must be pure and take tensors only: Python-level effects and values
+it reads happen once per signature, when it is traced. docs/engine.md has the whole story.
 """
 from __future__ import annotations
 
@@ -77,24 +78,22 @@ class Fused:
     def __init__(self, fn):
         functools.update_wrapper(self, fn)
         self.fn = fn
-        self.name = fn.__name__
+        self.name = getattr(fn, "__name__", "fused")
         self.programs = {}       # signature -> _Program, or None where fusing failed
         self.warned = False
 
     def __repr__(self):
         return f"<fused function {self.name}>"
 
-    def __get__(self, instance, owner):
-        # decorating a method: bind like a function does
-        return self if instance is None else functools.partial(self, instance)
-
     def __call__(self, *inputs):
         if not state.fusion or state.anomaly:
             return self.fn(*inputs)
+        if not inputs:
+            raise TypeError(f"fused function {self.name}: needs at least one tensor argument")
         for x in inputs:
             if not isinstance(x, Tensor):
                 raise TypeError(f"fused function {self.name}: arguments must be tensors, "
-                                f"got {type(x).__name__} (pass other values through a "
+                                f"got {type(x).__name__} (fix other values with a "
                                 f"closure or functools.partial)")
         key = _signature(inputs)
         try:
@@ -299,8 +298,11 @@ def _compile(fn, inputs, wanted):
             reached = _reached_inputs(outputs, stand_ins, trace.shapes)
             targets = [x for x, want, hit in zip(stand_ins, wanted, reached) if want and hit]
             grad_ins = [Tensor(xp.ones_like(out.data), requires_grad=True) for out in outputs]
-            grads = list(backward_sweep(outputs, grad_ins, True, True, inputs=targets,
-                                        stop_at_inputs=True)) if targets else []
+            try:
+                grads = list(backward_sweep(outputs, grad_ins, True, True, inputs=targets,
+                                            stop_at_inputs=True)) if targets else []
+            except Exception as error:      # op by op, the same sweep would not record
+                raise _Unfusable(f"its backward could not be recorded ({error})") from error
     finally:
         state.scope, state.tracer, state.fusion = outer
 
