@@ -159,6 +159,9 @@ def test_only_inputs_that_need_gradients_get_them():
     h, _ = fused_cell_update(gates, c, frozen)
     h.sum().backward()
     assert frozen.grad is None and gates.grad is not None and c.grad is not None
+    # the generated backward does not even compute the frozen input's gradient
+    source = fused_cell_update.source(gates, c, frozen)
+    assert source.rstrip().splitlines()[-1].endswith(", None, )")
 
 
 def test_nothing_is_recorded_without_grad():
@@ -228,6 +231,8 @@ def test_arguments_must_be_tensors():
     with pytest.raises(TypeError, match="fused function broadcast_mix: arguments must be "
                                         "tensors, got float"):
         broadcast_mix(leaf([1.0]), 2.0)
+    with pytest.raises(TypeError, match="needs at least one tensor argument"):
+        mg.fuse(lambda: mg.zeros(1))()
 
 
 def test_the_same_tensor_twice_runs_op_by_op():
