@@ -21,6 +21,12 @@ The cell protocol, which :class:`models.layers.SequenceLayer` relies on:
 
 Each gate is computed inside ``mg.scope(<gate name>)`` so the graph renderer draws it
 as a cluster, and handed to :func:`models.gates.record_gate` for inspection.
+
+A step's equations live in a module-level function of tensors (``_lstm_step``, ...)
+decorated with ``mg.fuse``: the engine records the whole step as one op with generated
+forward and backward code, the numbers identical to running its ops one by one (which
+``mg.unfused()``, gate recording and anomaly detection do). The graph renderer still
+draws every gate.
 """
 from __future__ import annotations
 
