@@ -358,7 +358,7 @@ def _compile(fn, inputs, wanted):
             emit(args, in_shapes, trace.shapes[node.id], trace.parameters.get(node.id))
         results = [f"v{k}"] if node.n_outputs == 1 else \
             [f"v{k}_{i}" for i in range(node.n_outputs)]
-        line = f"    {', '.join(results)} = {expression}"
+        line = (f"    {', '.join(results)} = {expression}", args)
         if node.id < boundary:
             forward_lines.append(line)
             in_forward.update(results)
@@ -381,7 +381,7 @@ def _compile(fn, inputs, wanted):
                            else names[0])
 
     source = [f"def forward({', '.join(f'x{i}' for i in range(len(stand_ins)))}):"]
-    source += forward_lines
+    source += _freeing_as_it_goes(forward_lines, set(output_names) | set(saved))
     source.append(f"    return ({''.join(n + ', ' for n in output_names)}), "
                   f"({''.join(n + ', ' for n in saved)})")
     records = any(wanted)
@@ -389,7 +389,8 @@ def _compile(fn, inputs, wanted):
         source.append("")
         grad_args = [f"g{j}" for j in range(len(outputs))]
         source.append(f"def backward({', '.join(saved + grad_args)}):")
-        source += backward_lines
+        source += _freeing_as_it_goes(
+            backward_lines, {n for names in input_grads for n in _names_in(names)})
         source.append(f"    return ({''.join(n + ', ' for n in input_grads)})")
     source = "\n".join(source) + "\n"
     namespace = dict(constants, xp=xp, PendingProduct=PendingProduct, **_KERNELS)
@@ -397,6 +398,31 @@ def _compile(fn, inputs, wanted):
     return _Program(namespace["forward"], namespace.get("backward"), source, records,
                     len(outputs), [(out.shape, out.dtype, xp) for out in outputs],
                     isinstance(result, (tuple, list)))
+
+
+def _freeing_as_it_goes(lines, kept):
+    """The lines' text, each followed by ``del`` of the values it was the last to read
+    (other than ``kept``): a generated function would otherwise hold every temporary
+    until it returns, where op by op each is freed as soon as it is used."""
+    last_use = {}
+    for number, (_, reads) in enumerate(lines):
+        for name in reads:
+            last_use[name] = number
+    text = []
+    for number, (line, reads) in enumerate(lines):
+        text.append(line)
+        dead = sorted({name for name in reads if last_use[name] == number and name not in kept
+                       and not name.startswith("c")})
+        if dead:
+            text.append(f"    del {', '.join(dead)}")
+    return text
+
+
+def _names_in(expression):
+    """The variable names in a return entry (``v3``, or ``PendingProduct(v1, v2)``)."""
+    if expression.startswith("PendingProduct("):
+        return expression[len("PendingProduct("):-1].split(", ")
+    return [expression]
 
 
 def _pending_factors(grad, trace):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import backend as _backend
+from ..fusion import fuse
 from ..tensor import Tensor
 
 
@@ -50,6 +51,12 @@ def mse_loss(pred, target):
     if target.shape != pred.shape:
         raise ValueError(f"mse_loss: pred shape {tuple(pred.shape)} and target shape "
                          f"{tuple(target.shape)} differ")
+    return _mean_squared_error(pred, target)
+
+
+@fuse
+def _mean_squared_error(pred, target):
+    # one recorded op: its backward keeps only the difference, not the squares too
     diff = pred - target
     return (diff * diff).mean()
 
