@@ -1,7 +1,7 @@
 """``python -m benchmarks [--quick]``: every benchmark, one Markdown block each.
 
 Prints the machine first (CPU, NumPy's BLAS and threads, PyTorch's threads), then the
-engine-overhead, LSTM-step and memory tables. ``--quick`` runs few repetitions on the
+engine-overhead, LSTM-step, layer-kind (fused against op by op) and memory tables. ``--quick`` runs few repetitions on the
 small configurations only: a smoke test, not numbers to quote.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 
-from . import engine_overhead, lstm_step, memory
+from . import cells, engine_overhead, lstm_step, memory
 from .common import load_average, machine_header
 
 
@@ -37,6 +37,12 @@ def main(argv=None):
     rows = lstm_step.run(["S"] if args.quick else ["S", "M", "L"],
                          repeats=2 if args.quick else None)
     print(lstm_step.format_table(rows))
+    print()
+    sys.stdout.flush()
+
+    print("## Every layer kind, fused and op by op\n")
+    config = "tiny" if args.quick else "S"
+    print(cells.format_table(cells.run(config, repeats=2 if args.quick else 10), config))
     print()
     sys.stdout.flush()
 

@@ -33,8 +33,8 @@ What stays exact:
 The trade-off: only the ops listed in ``_EMIT`` can be fused (elementwise arithmetic and
 functions, matrix products and transposes, ``chunk``/``split``/``concat``, and the sums
 and reshapes that broadcasting's backward makes). A function using anything else
-(indexing, ``relu`` whose backward reads a mask) runs op by op, with one warning saying
-why. The function must be pure and take tensors only: Python-level effects and values
+(indexing, ``abs`` or ``where``, whose backward reads a mask made beforehand) runs op by
+op, with one warning saying why. The function must be pure and take tensors only: Python-level effects and values
 it reads happen once per signature, when it is traced. docs/engine.md has the whole story.
 """
 from __future__ import annotations
@@ -247,6 +247,7 @@ _EMIT = {
     "tanh": "xp.tanh({0})", "sigmoid": "sigmoid_values(xp, {0})",
     "tanh_derivative": "tanh_derivative_values(xp, {0}, {1})",
     "sigmoid_derivative": "sigmoid_derivative_values(xp, {0}, {1})",
+    "relu": "xp.maximum({0}, 0)", "relu_derivative": "relu_derivative_values(xp, {0}, {1})",
     "chunk": _emit_split, "split": _emit_split, "concat": _emit_concat, "sum": _emit_sum,
     "reshape": lambda args, ins, outs, parameters: f"{args[0]}.reshape({outs[0]})",
     "broadcast_to": lambda args, ins, outs, parameters:
@@ -440,7 +441,8 @@ def _pending_factors(grad, trace):
 _KERNELS = {"matmul_values": _arithmetic.matmul_values,
             "sigmoid_values": _elementwise.sigmoid_values,
             "tanh_derivative_values": _elementwise.tanh_derivative_values,
-            "sigmoid_derivative_values": _elementwise.sigmoid_derivative_values}
+            "sigmoid_derivative_values": _elementwise.sigmoid_derivative_values,
+            "relu_derivative_values": _elementwise.relu_derivative_values}
 
 
 def _check_outputs(outputs, stand_ins):

@@ -188,12 +188,27 @@ class RNNCell(_GatedCell):
         return super().forward(x, h)
 
     def step(self, projected, h):
-        # Elman 1990: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
-        with mg.scope("hidden_state"):
-            pre = projected + self._recurrent(h)
-            h = mg.tanh(pre) if self.nonlinearity == "tanh" else mg.relu(pre)
-        record_gate("hidden_state", h)
-        return h
+        step = _rnn_tanh_step if self.nonlinearity == "tanh" else _rnn_relu_step
+        return step(projected, h, self._weight_hh_transposed())
+
+
+@mg.fuse
+def _rnn_tanh_step(projected, h, weight_hh_t):
+    """One Elman step with tanh, recorded as one op."""
+    # Elman 1990: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+    with mg.scope("hidden_state"):
+        h = mg.tanh(projected + h @ weight_hh_t)
+    record_gate("hidden_state", h)
+    return h
+
+
+@mg.fuse
+def _rnn_relu_step(projected, h, weight_hh_t):
+    """One Elman step with relu, recorded as one op."""
+    with mg.scope("hidden_state"):
+        h = mg.relu(projected + h @ weight_hh_t)
+    record_gate("hidden_state", h)
+    return h
 
 
 class LSTMCell(_GatedCell):

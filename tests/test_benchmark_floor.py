@@ -122,6 +122,14 @@ def test_lstm_step_runs(capsys):
     assert "tottime" in lstm_step.profile("tiny", steps=1)
 
 
+def test_cells_runs(capsys):
+    pytest.importorskip("models")
+    from benchmarks import cells
+    rows = cells.main(["--config", "tiny", "--repeats", "1", "--no-header"])
+    assert [row[0] for row in rows] == list(cells.KINDS)
+    assert "fused / op by op" in capsys.readouterr().out
+
+
 def test_memory_runs(capsys):
     pytest.importorskip("models")
     from benchmarks import memory

@@ -423,6 +423,18 @@ def test_to_the_same_backend_is_identity():
     check(lambda x: x.to(mg.get_backend()) * 2, values((2,), 10))
 
 
+def test_relu_derivative_op():
+    # relu's backward is an op of its own (so fused code can run it); its derivative in
+    # the incoming gradient is itself, in x zero
+    from minigrad.ops.elementwise import relu_derivative
+    grad = leaf(np.linspace(-1.5, 2.0, 6).reshape(2, 3))
+    x = leaf([[-0.9, 0.4, 1.2], [0.3, -0.2, -1.1]])
+    assert mg.gradcheck(relu_derivative, [grad, x])
+    (d1,) = mg.grad((mg.relu(x) ** 2).sum(), x, create_graph=True)
+    (d2,) = mg.grad(d1.sum(), x)
+    np.testing.assert_array_equal(d2.numpy(), 2.0 * (x.numpy() > 0))
+
+
 @pytest.mark.parametrize("name", ["tanh_derivative", "sigmoid_derivative"])
 def test_fused_derivative_ops_over_both_inputs(name):
     # tanh's and sigmoid's backward rules are ops of their own; differentiable in both

@@ -390,7 +390,9 @@ def test_cells_take_their_state_by_api_name():
 @pytest.mark.parametrize("layer_class, options", [
     (LSTM, {}), (PeepholeLSTM, {}), (CoupledLSTM, {}), (GRU, {}),
     (GRU, {"reset_after": False}), (LayerNormLSTM, {}), (RNN, {}),
-], ids=["lstm", "peephole", "coupled", "gru", "gru-reset-before", "layernorm", "rnn"])
+    (RNN, {"nonlinearity": "relu"}),
+], ids=["lstm", "peephole", "coupled", "gru", "gru-reset-before", "layernorm", "rnn",
+        "rnn-relu"])
 def test_fused_layers_equal_op_by_op_bit_for_bit(layer_class, options):
     layer = layer_class(3, 4, num_layers=2, bidirectional=True, **options)
     x = mg.randn(5, 2, 3, requires_grad=True)

@@ -1,0 +1,86 @@
+"""Every layer kind, fused against op by op: what ``mg.fuse`` gives each cell.
+
+One training step (forward, MSE of every output, full BPTT, SGD) of each layer in
+``models`` at one size, run as shipped (each step one fused op) and under
+``mg.unfused()`` (every op recorded), round-robin in one process.
+
+    python -m benchmarks.cells [--config S] [--repeats 10]
+"""
+from __future__ import annotations
+
+import argparse
+
+from .common import (fmt_ms, fmt_ratio, machine_header, markdown_table, median,
+                     time_round_robin)
+from .lstm_step import CONFIGS, LR, make_data
+
+KINDS = ("LSTM", "PeepholeLSTM", "CoupledLSTM", "GRU", "LayerNormLSTM", "RNN")
+
+
+def training_step(kind, x, target, fused):
+    import minigrad as mg
+    import models
+    layer = getattr(models, kind)(x.shape[-1], target.shape[-1])
+    parameters = list(layer.parameters())
+    xt, tt = mg.tensor(x), mg.tensor(target)
+
+    def step():
+        with (mg.unfused() if not fused else _nothing()):
+            output, _ = layer(xt)
+            loss = mg.nn.functional.mse_loss(output, tt)
+            loss.backward()
+        with mg.no_grad():
+            for p in parameters:
+                p.data -= LR * p.grad.data
+                p.grad = None
+        return loss.item()
+    return step
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+def run(config="S", repeats=10, kinds=KINDS):
+    """``[(kind, fused seconds, op-by-op seconds), ...]``: medians."""
+    x, target = make_data(*CONFIGS[config])
+    steps = {}
+    for kind in kinds:
+        steps[(kind, True)] = training_step(kind, x, target, fused=True)
+        steps[(kind, False)] = training_step(kind, x, target, fused=False)
+    times = time_round_robin(steps, repeats)
+    return [(kind, median(times[(kind, True)]), median(times[(kind, False)]))
+            for kind in kinds]
+
+
+def format_table(rows, config="S"):
+    B, T, I, H = CONFIGS[config]
+    header = (f"One training step of each layer kind at {config} (B={B}, T={T}, I={I}, "
+              f"H={H}), float32, median ms\n\n")
+    return header + markdown_table(
+        ["layer", "fused ms", "op by op ms", "fused / op by op"],
+        [[kind, fmt_ms(fused), fmt_ms(plain), fmt_ratio(fused / plain)]
+         for kind, fused, plain in rows])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cells",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="S", choices=sorted(CONFIGS))
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.no_header:
+        print(machine_header())
+        print()
+    rows = run(args.config, args.repeats)
+    print(format_table(rows, args.config))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
