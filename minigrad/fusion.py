@@ -294,7 +294,7 @@ def _compile(fn, inputs, wanted):
         with _grad_mode(True):
             result = fn(*stand_ins)
             outputs = _as_list(result)
-            _check_outputs(outputs, stand_ins)
+            _check_outputs(outputs)
             boundary = _next_id()       # forward nodes are numbered below, backward above
             reached = _reached_inputs(outputs, stand_ins, trace.shapes)
             targets = [x for x, want, hit in zip(stand_ins, wanted, reached) if want and hit]
@@ -382,7 +382,7 @@ def _compile(fn, inputs, wanted):
                            else names[0])
 
     source = [f"def forward({', '.join(f'x{i}' for i in range(len(stand_ins)))}):"]
-    source += _freeing_as_it_goes(forward_lines, set(output_names) | set(saved))
+    source += _freeing_as_it_goes(forward_lines, {*output_names, *saved, *constants})
     source.append(f"    return ({''.join(n + ', ' for n in output_names)}), "
                   f"({''.join(n + ', ' for n in saved)})")
     records = any(wanted)
@@ -391,7 +391,8 @@ def _compile(fn, inputs, wanted):
         grad_args = [f"g{j}" for j in range(len(outputs))]
         source.append(f"def backward({', '.join(saved + grad_args)}):")
         source += _freeing_as_it_goes(
-            backward_lines, {n for names in input_grads for n in _names_in(names)})
+            backward_lines, {*(n for names in input_grads for n in _names_in(names)),
+                             *constants})
         source.append(f"    return ({''.join(n + ', ' for n in input_grads)})")
     source = "\n".join(source) + "\n"
     namespace = dict(constants, xp=xp, PendingProduct=PendingProduct, **_KERNELS)
@@ -412,8 +413,7 @@ def _freeing_as_it_goes(lines, kept):
     text = []
     for number, (line, reads) in enumerate(lines):
         text.append(line)
-        dead = sorted({name for name in reads if last_use[name] == number and name not in kept
-                       and not name.startswith("c")})
+        dead = sorted({name for name in reads if last_use[name] == number and name not in kept})
         if dead:
             text.append(f"    del {', '.join(dead)}")
     return text
@@ -445,7 +445,7 @@ _KERNELS = {"matmul_values": _arithmetic.matmul_values,
             "relu_derivative_values": _elementwise.relu_derivative_values}
 
 
-def _check_outputs(outputs, stand_ins):
+def _check_outputs(outputs):
     for out in outputs:
         if not isinstance(out, Tensor):
             raise _Unfusable(f"it returns a {type(out).__name__}, not tensors")
