@@ -9,10 +9,11 @@ One training step (forward, MSE of every output, full BPTT, SGD) of each layer i
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from .common import (fmt_ms, fmt_ratio, machine_header, markdown_table, median,
                      time_round_robin)
-from .lstm_step import CONFIGS, LR, make_data
+from .lstm_step import CONFIGS, make_data, sgd_step
 
 KINDS = ("LSTM", "PeepholeLSTM", "CoupledLSTM", "GRU", "LayerNormLSTM", "RNN")
 
@@ -21,28 +22,8 @@ def training_step(kind, x, target, fused):
     import minigrad as mg
     import models
     layer = getattr(models, kind)(x.shape[-1], target.shape[-1])
-    parameters = list(layer.parameters())
-    xt, tt = mg.tensor(x), mg.tensor(target)
-
-    def step():
-        with (mg.unfused() if not fused else _nothing()):
-            output, _ = layer(xt)
-            loss = mg.nn.functional.mse_loss(output, tt)
-            loss.backward()
-        with mg.no_grad():
-            for p in parameters:
-                p.data -= LR * p.grad.data
-                p.grad = None
-        return loss.item()
-    return step
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False
+    mode = contextlib.nullcontext if fused else mg.unfused
+    return sgd_step(layer, mg.tensor(x), mg.tensor(target), mode)
 
 
 def run(config="S", repeats=10, kinds=KINDS):

@@ -14,6 +14,7 @@ losses are compared, so the table only ever times the same computation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import numpy as np
 
@@ -63,12 +64,20 @@ def minigrad_step(params, x, target, backend="numpy"):
         lstm.load_state_dict({name + "_l0": value for name, value in params.items()})
         xt = mg.tensor(x)
         tt = mg.tensor(target)
-    parameters = list(lstm.parameters())
+    return sgd_step(lstm, xt, tt)
+
+
+def sgd_step(layer, x, target, mode=contextlib.nullcontext):
+    """One minigrad training step of a sequence ``layer`` as a zero-argument callable:
+    forward and backward inside ``mode()`` (``mg.unfused``, say), then plain SGD."""
+    import minigrad as mg
+    parameters = list(layer.parameters())
 
     def step():
-        output, _ = lstm(xt)
-        loss = mg.nn.functional.mse_loss(output, tt)
-        loss.backward()
+        with mode():
+            output, _ = layer(x)
+            loss = mg.nn.functional.mse_loss(output, target)
+            loss.backward()
         with mg.no_grad():
             for p in parameters:
                 p.data -= LR * p.grad.data
