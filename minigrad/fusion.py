@@ -34,8 +34,10 @@ The trade-off: only the ops listed in ``_EMIT`` can be fused (elementwise arithm
 functions, matrix products and transposes, ``chunk``/``split``/``concat``, and the sums
 and reshapes that broadcasting's backward makes). A function using anything else
 (indexing, ``abs`` or ``where``, whose backward reads a mask made beforehand) runs op by
-op, with one warning saying why. The function must be pure and take tensors only: Python-level effects and values
-it reads happen once per signature, when it is traced. docs/engine.md has the whole story.
+op, with one warning saying why; so does one that reads a tensor's values into Python
+(a branch on them would be frozen by the trace). The function must be pure and take
+tensors only: its Python-level effects happen once per signature, when it is traced.
+docs/engine.md has the whole story.
 """
 from __future__ import annotations
 
@@ -275,12 +277,14 @@ class _Program:
 
 
 class _Trace:
-    """What the ops record while a function is traced: each node's output shapes, and
-    the parameters an op cannot be rebuilt without (a transpose's axes)."""
+    """What the ops record while a function is traced: each node's output shapes, the
+    parameters an op cannot be rebuilt without (a transpose's axes), and whether a
+    tensor's values were read into Python."""
 
     def __init__(self):
         self.shapes = {}
         self.parameters = {}
+        self.read_values = False    # the function read a tensor's values into Python
 
 
 def _compile(fn, inputs, wanted):
@@ -293,6 +297,9 @@ def _compile(fn, inputs, wanted):
     try:
         with _grad_mode(True):
             result = fn(*stand_ins)
+            if trace.read_values:
+                raise _Unfusable("it reads tensor values into Python (.item(), if, ...): "
+                                 "a trace would freeze what it saw at the first call")
             outputs = _as_list(result)
             _check_outputs(outputs)
             boundary = _next_id()       # forward nodes are numbered below, backward above

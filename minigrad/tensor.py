@@ -209,27 +209,35 @@ class Tensor:
     __hash__ = object.__hash__  # == is elementwise, tensors are still dict keys
 
     # ---- leaving the engine
+    # (a fused function being traced must not branch on values: the trace would freeze
+    # the branch taken, so every read into Python is reported to the tracer)
     def numpy(self):
         """The data as a NumPy array (copied off the GPU when needed)."""
+        if state.tracer is not None:
+            state.tracer.read_values = True
         return _backend.of(self.data).to_host(self.data)
 
     def item(self):
+        if state.tracer is not None:
+            state.tracer.read_values = True
         return self.data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self.numpy().tolist()
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
         return array if dtype is None else array.astype(dtype)
 
     def __float__(self):
-        return float(self.data.item())
+        return float(self.item())
 
     def __int__(self):
-        return int(self.data.item())
+        return int(self.item())
 
     def __bool__(self):
+        if state.tracer is not None:
+            state.tracer.read_values = True
         return bool(self.data)
 
     def detach(self):

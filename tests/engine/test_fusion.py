@@ -228,6 +228,18 @@ def test_a_tensor_from_outside_must_be_an_argument():
     np.testing.assert_array_equal(weight.grad.numpy(), [3.0, 4.0])
 
 
+def test_branching_on_values_runs_op_by_op():
+    @mg.fuse
+    def sign_dependent(x):
+        return x * 2.0 if float(x.sum()) > 0 else x * -1.0
+
+    with pytest.warns(RuntimeWarning, match="reads tensor values into Python"):
+        first = sign_dependent(leaf([1.0, 2.0]))
+    second = sign_dependent(leaf([-1.0, -2.0]))       # same signature, other branch
+    np.testing.assert_array_equal(first.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(second.numpy(), [1.0, 2.0])
+
+
 def test_arguments_must_be_tensors():
     with pytest.raises(TypeError, match="fused function broadcast_mix: arguments must be "
                                         "tensors, got float"):
