@@ -394,23 +394,10 @@ class GRUCell(_GatedCell):
         #   reset_after:   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
         #   otherwise:     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)
         #                  h' = (1 - z) * n + z * h
+        bias = (self.bias_hh,) if self.bias else ()
         if self.reset_after:
-            bias = (self.bias_hh,) if self.bias else ()
             return _gru_step(projected, h, self._weight_hh_transposed(), *bias)
-        # W_hn multiplies r * h, which needs r first: two products, so no single fused op
-        x_r, x_z, x_n = projected.chunk(3, axis=1)
-        cut = [2 * self.hidden_size]
-        weight_rz, weight_n = mg.split(self.weight_hh, cut, axis=0)
-        recurrent = h @ weight_rz.T
-        if self.bias:
-            bias_rz, bias_n = mg.split(self.bias_hh, cut, axis=0)
-            recurrent = recurrent + bias_rz
-        h_r, h_z = recurrent.chunk(2, axis=1)
-        r, z = _gru_gates(x_r, h_r, x_z, h_z)
-        with mg.scope("candidate"):
-            h_n = (r * h) @ weight_n.T
-            n = mg.tanh(x_n + (h_n + bias_n if self.bias else h_n))
-        return _gru_output(r, z, n, h)
+        return _gru_step_reset_before(projected, h, self.weight_hh, *bias)
 
 
 def _gru_gates(x_r, h_r, x_z, h_z):
@@ -429,6 +416,25 @@ def _gru_output(r, z, n, h):
     record_gate("candidate", n)
     record_gate("hidden_state", h)
     return h
+
+
+@mg.fuse
+def _gru_step_reset_before(projected, h, weight_hh, *bias_hh):
+    """One GRU step with ``reset_after=False`` from the projected input, recorded as one
+    op: the candidate's product multiplies ``r * h``, so the weights are cut in two."""
+    cut = [2 * h.shape[1]]
+    weight_rz, weight_n = mg.split(weight_hh, cut, axis=0)
+    recurrent = h @ weight_rz.T
+    if bias_hh:
+        bias_rz, bias_n = mg.split(bias_hh[0], cut, axis=0)
+        recurrent = recurrent + bias_rz
+    x_r, x_z, x_n = projected.chunk(3, axis=1)
+    h_r, h_z = recurrent.chunk(2, axis=1)
+    r, z = _gru_gates(x_r, h_r, x_z, h_z)
+    with mg.scope("candidate"):
+        h_n = (r * h) @ weight_n.T
+        n = mg.tanh(x_n + (h_n + bias_n if bias_hh else h_n))
+    return _gru_output(r, z, n, h)
 
 
 @mg.fuse
