@@ -1,4 +1,4 @@
-"""Fused functions: a chain of elementwise ops recorded as one op.
+"""Fused functions: a chain of elementwise ops (and matrix products) recorded as one op.
 
 A recurrent cell runs a dozen small elementwise ops per time step (the gates'
 nonlinearities, the cell update), and their backward twice as many. Each recorded op
@@ -65,7 +65,8 @@ def unfused():
 
 
 def fuse(fn):
-    """Decorator: record ``fn``, a function of tensors made of elementwise ops, as one op.
+    """Decorator: record ``fn``, a function of tensors made of elementwise ops and matrix
+    products, as one op.
 
     ``fn`` takes tensors as positional arguments and returns a tensor or a tuple of
     tensors. See the module's docstring for what can be fused and what it costs.
