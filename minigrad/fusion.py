@@ -91,14 +91,11 @@ class Fused:
     def __call__(self, *inputs):
         if not state.fusion or state.anomaly:
             return self.fn(*inputs)
-        if not inputs:
-            raise TypeError(f"fused function {self.name}: needs at least one tensor argument")
-        for x in inputs:
-            if not isinstance(x, Tensor):
-                raise TypeError(f"fused function {self.name}: arguments must be tensors, "
-                                f"got {type(x).__name__} (fix other values with a "
-                                f"closure or functools.partial)")
-        key = _signature(inputs)
+        key = _signature(inputs, self.name)
+        if len({*map(id, inputs)}) < len(inputs):
+            # one tensor in two places: a replay (create_graph) could not tell the two
+            # positions' partial derivatives apart, so this call runs op by op
+            return self.fn(*inputs)
         try:
             program = self.programs[key]
         except KeyError:
@@ -119,37 +116,41 @@ class Fused:
     def _compile(self, key, inputs):
         if len(self.programs) >= self.CACHE_LIMIT:
             self.programs.pop(next(iter(self.programs)))
-        if len({id(x) for x in inputs}) < len(inputs):
-            program = None      # one tensor twice: replays could not tell the uses apart
-        else:
-            try:
-                program = _compile(self.fn, inputs, key[3::3])
-            except _Unfusable as why:
-                if not self.warned:
-                    warnings.warn(f"mg.fuse: {self.name} runs op by op: {why}",
-                                  RuntimeWarning, stacklevel=3)
-                    self.warned = True
-                program = None
+        try:
+            program = _compile(self.fn, inputs, key[3::3])
+        except _Unfusable as why:
+            if not self.warned:
+                warnings.warn(f"mg.fuse: {self.name} runs op by op: {why}",
+                              RuntimeWarning, stacklevel=3)
+                self.warned = True
+            program = None
         self.programs[key] = program
         return program
 
     def source(self, *inputs):
         """The generated forward and backward code for these inputs (tensors)."""
-        key = _signature(inputs)
+        key = _signature(inputs, self.name)
         program = self.programs.get(key) or self._compile(key, inputs)
         if program is None:
             raise ValueError(f"fused function {self.name} cannot be fused for these inputs")
         return program.source
 
 
-def _signature(inputs):
+def _signature(inputs, name):
     """What a compiled program depends on: the backend, and each input's shape, dtype
-    and whether it needs a gradient."""
+    and whether it needs a gradient. Refuses arguments that are not tensors."""
+    if not inputs:
+        raise TypeError(f"fused function {name}: needs at least one tensor argument")
     grad_mode = state.grad_enabled
-    key = [type(inputs[0].data)]
+    key = [None]
     for x in inputs:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"fused function {name}: arguments must be tensors, got "
+                            f"{type(x).__name__} (fix other values with a closure or "
+                            f"functools.partial)")
         data = x.data
         key += (data.shape, data.dtype, grad_mode and x.requires_grad)
+    key[0] = type(inputs[0].data)
     return tuple(key)
 
 

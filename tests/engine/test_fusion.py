@@ -258,6 +258,20 @@ def test_the_same_tensor_twice_runs_op_by_op():
     np.testing.assert_array_equal(fused, x.grad.numpy())
 
 
+def test_the_same_tensor_twice_in_a_recorded_sweep():
+    # a replay must give each argument position its own partials, not the sum twice
+    @mg.fuse
+    def cube_by_parts(a, b):
+        return a * b * b
+
+    cube_by_parts(leaf([1.0, 2.0]), leaf([3.0, 4.0]))       # traced with two tensors
+    x = leaf([0.5, -1.0])
+    (first,) = mg.grad(cube_by_parts(x, x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(first.numpy(), 3 * x.numpy() ** 2)
+    (second,) = mg.grad(first.sum(), x)
+    np.testing.assert_allclose(second.numpy(), 6 * x.numpy())
+
+
 def test_a_single_output_is_a_tensor_and_several_are_a_tuple():
     assert isinstance(broadcast_mix(leaf([1.0]), leaf([2.0])), mg.Tensor)
     assert isinstance(fused_cell_update(*inputs_for(1, 1)), tuple)
