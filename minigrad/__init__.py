@@ -19,6 +19,7 @@ from .ops import (abs, broadcast_to, chunk, clip, concat, exp, log, log_softmax,
 from .factories import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck
 from .fusion import fuse, unfused
+from .scanning import scan
 from . import nn
 from . import viz
 from . import optim

@@ -176,6 +176,11 @@ class _FusedBackward:
         return [r if r is None or type(r) is PendingProduct else _wrap(r, None, 0)
                 for r in results]
 
+    def replay(self, inputs):
+        """The function op by op on ``inputs``, as a list of outputs (for drawing)."""
+        with unfused():
+            return _as_list(self.fused.fn(*inputs))
+
 
 def _zeros_like(like):
     shape, dtype, xp = like
@@ -265,7 +270,7 @@ class _Program:
     """A compiled fused function for one input signature."""
 
     def __init__(self, forward, backward, source, records, n_outputs, output_likes,
-                 as_tuple):
+                 as_tuple, names):
         self.forward = forward          # arrays -> (outputs, saved)
         self.backward = backward        # (*saved, *output grads) -> input grads or None
         self.source = source
@@ -273,6 +278,10 @@ class _Program:
         self.n_outputs = n_outputs
         self.output_likes = output_likes  # (shape, dtype, xp) per output, for zero grads
         self.as_tuple = as_tuple
+        # the generated code's names (inputs x0, x1, ...): what the forward returns and
+        # saves, and each input's gradient expression ("None", "v7",
+        # "PendingProduct(x1, v7)"); a scan (scanning.py) lays out its buffers by them
+        self.output_names, self.saved_names, self.input_grads = names
 
     def shape_result(self, outputs):
         return tuple(outputs) if self.as_tuple else outputs[0]
@@ -408,7 +417,7 @@ def _compile(fn, inputs, wanted):
     exec(compile(source, f"<fused {getattr(fn, '__name__', 'function')}>", "exec"), namespace)
     return _Program(namespace["forward"], namespace.get("backward"), source, records,
                     len(outputs), [(out.shape, out.dtype, xp) for out in outputs],
-                    isinstance(result, (tuple, list)))
+                    isinstance(result, (tuple, list)), (output_names, saved, input_grads))
 
 
 def _freeing_as_it_goes(lines, kept):
@@ -499,7 +508,7 @@ def unfold(outputs):
     of the original graph (itself when nothing changed).
     """
     nodes = _nodes(outputs)
-    if not any(type(node.backward) is _FusedBackward for node in nodes):
+    if not any(hasattr(node.backward, "replay") for node in nodes):
         return list(outputs), lambda tensor: tensor
     replaced = {}       # old node id -> list of new output tensors (filled lazily for copies)
     copies = {}         # old node id -> its copied Node
@@ -519,15 +528,13 @@ def unfold(outputs):
     with _grad_mode(True):
         for node in nodes:
             inputs = tuple(swap(x) if isinstance(x, Tensor) else x for x in node.inputs)
-            if type(node.backward) is _FusedBackward:
-                with unfused():
-                    saved_scope = state.scope
-                    state.scope = node.scope
-                    try:
-                        replay = _as_list(node.backward.fused.fn(*inputs))
-                    finally:
-                        state.scope = saved_scope
-                replaced[node.id] = replay
+            if hasattr(node.backward, "replay"):       # a fused call, or a scan
+                saved_scope = state.scope
+                state.scope = node.scope
+                try:
+                    replaced[node.id] = node.backward.replay(inputs)
+                finally:
+                    state.scope = saved_scope
             elif any(a is not b for a, b in zip(inputs, node.inputs)):
                 copy = Node(node.op, inputs, node.backward, node.n_outputs)
                 copy.scope = node.scope

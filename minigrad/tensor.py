@@ -29,6 +29,8 @@ class _State:
     backward_of = None    # the op whose backward rule is running (named by detect_anomaly)
     fusion = True         # fused functions run as one op (off: op by op; see fusion.py)
     tracer = None         # while a fused function is traced: what record() saw (fusion.py)
+    keeping_graph = False  # the running sweep keeps the graph (retain_graph): a backward
+                           # rule must leave what it saved intact (scan.py reuses it)
 
 
 state = _State()
@@ -73,13 +75,17 @@ def collector_paused():
 
 
 @contextlib.contextmanager
-def _sweeping(outer_scope):
-    """Undo what a sweep sets as it goes (the op being swept, the sweep's scope)."""
+def _sweeping(outer_scope, keeping_graph):
+    """Say whether the sweep keeps the graph; undo what it sets as it goes (the op being
+    swept, the sweep's scope)."""
+    outer_keeping = state.keeping_graph
+    state.keeping_graph = keeping_graph
     try:
         yield
     finally:
         state.backward_of = None
         state.scope = outer_scope
+        state.keeping_graph = outer_keeping
 
 
 def enable_grad():
@@ -484,7 +490,8 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
 
     outer_scope = state.scope
     sweep_scope = f"{outer_scope}/backward" if outer_scope else "backward"
-    with _grad_mode(create_graph), _sweeping(outer_scope), collector_paused():
+    with _grad_mode(create_graph), _sweeping(outer_scope, retain_graph or create_graph), \
+            collector_paused():
         for node in order:
             slot = pending.pop(node.id, None)
             if slot is None:            # nothing flowed here (e.g. an unused split piece)

@@ -86,6 +86,43 @@ class RecurrentCell(Module):
             self._check_state(state, x.shape[0])
         return self.step(self.input_projection(x), state)
 
+    # ---- a step as a function of tensors (so a layer can scan it: mg.scan)
+    def projection_function(self):
+        """``(function, params)`` with :meth:`input_projection` ``(x)`` equal to
+        ``function(x, *params)``."""
+        raise NotImplementedError(f"{type(self).__name__} defines no projection_function")
+
+    def step_function(self):
+        """``(function, params)`` with :meth:`step` ``(projected, state)`` equal to
+        ``function(projected, *state_parts, *params)``, returning the next state."""
+        raise NotImplementedError(f"{type(self).__name__} defines no step_function")
+
+    def input_projection(self, x):
+        """The input's share of the pre-activations, for ``x`` of any leading shape (a
+        layer projects a whole sequence at once)."""
+        function, params = self.projection_function()
+        return function(x, *params)
+
+    def step(self, projected, state):
+        """The next state from the projected input and the state."""
+        function, params = self.step_function()
+        parts = (state,) if self.state_count == 1 else tuple(state)
+        return function(projected, *parts, *params)
+
+    def scan_functions(self):
+        """``(projection_function(), step_function())`` for a layer to run the whole
+        sequence as one op (``mg.scan``); None when a subclass redefines
+        :meth:`input_projection`, :meth:`step` or :meth:`output` instead (the layer then
+        runs its own loop, calling them)."""
+        cls = type(self)
+        if cls.input_projection is not RecurrentCell.input_projection \
+                or cls.step is not RecurrentCell.step or cls.output is not RecurrentCell.output:
+            return None
+        try:
+            return self.projection_function(), self.step_function()
+        except NotImplementedError:
+            return None
+
     def _check_state(self, state, batch_size):
         parts = (state,) if self.state_count == 1 else tuple(state)
         expected = (batch_size, self.hidden_size)
@@ -141,14 +178,14 @@ class _GatedCell(RecurrentCell):
             forget = self.forget_slice
             self.bias_ih.data[forget * hidden_size:(forget + 1) * hidden_size] += forget_bias
 
-    def input_projection(self, x):
-        """``x @ weight_ih.T + bias_ih + bias_hh`` for ``x`` of any leading shape.
+    def projection_function(self):
+        """``x @ weight_ih.T + bias_ih + bias_hh``.
 
         Both biases add straight onto the pre-activations, so they are added here, once
         for the whole sequence, instead of at every step.
         """
         biases = (self.bias_ih, self.bias_hh) if self.bias else ()
-        return _input_projection(x, self.weight_ih.T, *biases)
+        return _input_projection, (self.weight_ih.T, *biases)
 
 
 @mg.fuse
@@ -187,9 +224,9 @@ class RNNCell(_GatedCell):
         None); returns the next ``h``."""
         return super().forward(x, h)
 
-    def step(self, projected, h):
+    def step_function(self):
         step = _rnn_tanh_step if self.nonlinearity == "tanh" else _rnn_relu_step
-        return step(projected, h, self._weight_hh_transposed())
+        return step, (self._weight_hh_transposed(),)
 
 
 @mg.fuse
@@ -234,9 +271,8 @@ class LSTMCell(_GatedCell):
     def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
         super().__init__(input_size, hidden_size, bias, forget_bias)
 
-    def step(self, projected, state):
-        h, c = state
-        return _lstm_step(projected, h, c, self._weight_hh_transposed())
+    def step_function(self):
+        return _lstm_step, (self._weight_hh_transposed(),)
 
 
 @mg.fuse
@@ -278,10 +314,9 @@ class PeepholeLSTMCell(_GatedCell):
         self.weight_cf = self._parameter(hidden_size)
         self.weight_co = self._parameter(hidden_size)
 
-    def step(self, projected, state):
-        h, c = state
-        return _peephole_step(projected, h, c, self._weight_hh_transposed(),
-                              self.weight_ci, self.weight_cf, self.weight_co)
+    def step_function(self):
+        return _peephole_step, (self._weight_hh_transposed(), self.weight_ci,
+                                self.weight_cf, self.weight_co)
 
 
 @mg.fuse
@@ -320,9 +355,8 @@ class CoupledLSTMCell(_GatedCell):
     def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
         super().__init__(input_size, hidden_size, bias, forget_bias)
 
-    def step(self, projected, state):
-        h, c = state
-        return _coupled_step(projected, h, c, self._weight_hh_transposed())
+    def step_function(self):
+        return _coupled_step, (self._weight_hh_transposed(),)
 
 
 @mg.fuse
@@ -383,12 +417,12 @@ class GRUCell(_GatedCell):
         None); returns the next ``h``."""
         return super().forward(x, h)
 
-    def input_projection(self, x):
-        """``x @ weight_ih.T + bias_ih`` for ``x`` of any leading shape (``b_hn`` sits
-        inside the reset product, so ``bias_hh`` is added per step)."""
-        return _input_projection(x, self.weight_ih.T, *((self.bias_ih,) if self.bias else ()))
+    def projection_function(self):
+        """``x @ weight_ih.T + bias_ih`` (``b_hn`` sits inside the reset product, so
+        ``bias_hh`` is added per step)."""
+        return _input_projection, (self.weight_ih.T, *((self.bias_ih,) if self.bias else ()))
 
-    def step(self, projected, h):
+    def step_function(self):
         # Cho et al. 2014: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
         #                  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
         #   reset_after:   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
@@ -396,8 +430,8 @@ class GRUCell(_GatedCell):
         #                  h' = (1 - z) * n + z * h
         bias = (self.bias_hh,) if self.bias else ()
         if self.reset_after:
-            return _gru_step(projected, h, self._weight_hh_transposed(), *bias)
-        return _gru_step_reset_before(projected, h, self.weight_hh, *bias)
+            return _gru_step, (self._weight_hh_transposed(), *bias)
+        return _gru_step_reset_before, (self.weight_hh, *bias)
 
 
 def _gru_gates(x_r, h_r, x_z, h_z):
@@ -485,18 +519,26 @@ class LayerNormLSTMCell(RecurrentCell):
             setattr(self, f"norm_{name}_gain", Parameter(mg.ones(size)))
             setattr(self, f"norm_{name}_shift", Parameter(mg.zeros(size)))
 
-    def input_projection(self, x):
-        """``LN(x @ weight_ih.T) + bias_ih`` for ``x`` of any leading shape."""
-        projected = layer_norm(x @ self.weight_ih.T, self.norm_ih_gain, self.norm_ih_shift,
-                               name="input_norm")
-        return projected + self.bias_ih if self.bias else projected
+    def projection_function(self):
+        """``LN(x @ weight_ih.T) + bias_ih``."""
+        return _layer_norm_projection, (self.weight_ih.T, self.norm_ih_gain,
+                                        self.norm_ih_shift,
+                                        *((self.bias_ih,) if self.bias else ()))
 
-    def step(self, projected, state):
-        h, c = state
-        recurrent = _recurrent_norm(h, self._weight_hh_transposed(), self.norm_hh_gain,
-                                    self.norm_hh_shift)
-        return _layer_norm_lstm_update(projected, recurrent, c, self.norm_c_gain,
+    def step_function(self):
+        return _layer_norm_lstm_step, (self._weight_hh_transposed(), self.norm_hh_gain,
+                                       self.norm_hh_shift, self.norm_c_gain,
                                        self.norm_c_shift)
+
+
+def _layer_norm_projection(x, weight_ih_t, gain, shift, *bias):
+    projected = layer_norm(x @ weight_ih_t, gain, shift, name="input_norm")
+    return projected + bias[0] if bias else projected
+
+
+def _layer_norm_lstm_step(projected, h, c, weight_hh_t, hh_gain, hh_shift, c_gain, c_shift):
+    recurrent = _recurrent_norm(h, weight_hh_t, hh_gain, hh_shift)
+    return _layer_norm_lstm_update(projected, recurrent, c, c_gain, c_shift)
 
 
 @mg.fuse

@@ -179,14 +179,23 @@ class SequenceLayer(Module):
         state)``."""
         if cell.training != self.training:
             cell.train(self.training)
+        unrolled = getattr(cell, "unrolled", contextlib.nullcontext)
+        if masks is None and hasattr(cell, "scan_functions"):
+            # the whole sequence as one op (mg.scan), where the cell says how
+            with unrolled():
+                functions = cell.scan_functions()
+                if functions is not None:
+                    (prepare, prepare_params), (step, params) = functions
+                    history, final = mg.scan(step, state, x, params, prepare=prepare,
+                                             prepare_params=prepare_params, reverse=reverse)
+                    return cell.output(history), final
         if hasattr(cell, "input_projection"):
             inputs = mg.unbind(cell.input_projection(x), axis=0)
             advance = cell.step
         else:
             inputs = mg.unbind(x, axis=0)
             advance = cell
-        unrolled = cell.unrolled() if hasattr(cell, "unrolled") else contextlib.nullcontext()
-        with unrolled:
+        with unrolled():
             outputs, state = self._steps(cell, advance, inputs, state, masks, reverse)
         return mg.stack(outputs, axis=0), state
 
