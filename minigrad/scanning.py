@@ -92,8 +92,7 @@ def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), reverse=
             key = (step, prepare)
             if key not in _WARNED:
                 _WARNED.add(key)
-                warnings.warn(f"mg.scan: {getattr(step, '__name__', 'step')} runs op by "
-                              f"op: {why}", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"mg.scan: {why}", RuntimeWarning, stacklevel=2)
     if result is None:
         result = _op_by_op(step, carry, xs, params, prepare, prepare_params, reverse, single)
     histories, finals = result
@@ -149,7 +148,8 @@ def _program(fn, inputs, wanted):
         try:
             program = _fusion._compile(fn, inputs, wanted)
         except _fusion._Unfusable as why:
-            program = why
+            program = _fusion._Unfusable(f"{getattr(fn, '__name__', 'a function')} runs op "
+                                         f"by op: {why}")
         _PROGRAMS[key] = program
         if len(_PROGRAMS) > _CACHE_LIMIT:
             _PROGRAMS.popitem(last=False)

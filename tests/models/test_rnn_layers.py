@@ -410,3 +410,48 @@ def test_fused_layers_equal_op_by_op_bit_for_bit(layer_class, options):
         plain = run()
     for a, b in zip(fused, plain):
         np.testing.assert_array_equal(a, b)
+
+
+def count_ops(tensor, op):
+    count, work, seen = 0, [tensor.node], set()
+    while work:
+        node = work.pop()
+        if node is None or node.id in seen:
+            continue
+        seen.add(node.id)
+        count += node.op == op
+        work += [t.node for t in node.inputs if isinstance(t, mg.Tensor)]
+    return count
+
+
+@pytest.mark.parametrize("layer_class, options", [
+    (LSTM, {}), (PeepholeLSTM, {}), (CoupledLSTM, {}), (GRU, {}),
+    (GRU, {"reset_after": False}), (LayerNormLSTM, {}), (RNN, {}),
+    (RNN, {"nonlinearity": "relu"}),
+], ids=["lstm", "peephole", "coupled", "gru", "gru-reset-before", "layernorm", "rnn",
+        "rnn-relu"])
+def test_scanned_layers_equal_op_by_op(layer_class, options):
+    # full-length sequences: each layer and direction is one mg.scan
+    layer = to_float64(layer_class(3, 4, num_layers=2, bidirectional=True, **options))
+    x = mg.tensor(np.random.default_rng(0).standard_normal((6, 2, 3)), requires_grad=True)
+    tensors = list(layer.parameters()) + [x]
+
+    def run():
+        for p in tensors:
+            p.grad = None
+        output, final = layer(x)
+        finals = final if isinstance(final, tuple) else (final,)
+        scans = count_ops(output, "scan")
+        (output * output).sum().backward(retain_graph=True)
+        sum((f * f).sum() for f in finals).backward()
+        return scans, [output.numpy()] + [f.numpy() for f in finals], \
+            [p.grad.numpy() for p in tensors]
+
+    scans, values, grads = run()
+    with mg.unfused():
+        no_scans, expected_values, expected_grads = run()
+    assert (scans, no_scans) == (4, 0)
+    for a, b in zip(values, expected_values):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(grads, expected_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
