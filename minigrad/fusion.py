@@ -294,6 +294,7 @@ class _Trace:
 
     def __init__(self):
         self.shapes = {}
+        self.dtypes = {}
         self.parameters = {}
         self.read_values = False    # the function read a tensor's values into Python
 
@@ -365,19 +366,22 @@ def _compile(fn, inputs, wanted):
         emit = _EMIT.get(node.op)
         if emit is None:
             raise _Unfusable(f"op '{node.op}' has no fused form")
-        args, in_shapes = [], []
+        args, in_shapes, likes = [], [], []
         for operand in node.inputs:
             if isinstance(operand, Tensor):
                 args.append(name_of(operand, node.op))
                 in_shapes.append(operand.shape)
+                likes.append((operand.shape, operand.dtype))
             else:
                 args.append(f"c{len(constants)}")
                 constants[args[-1]] = operand
+                likes.append(None)
         expression = emit.format(*args) if isinstance(emit, str) else \
             emit(args, in_shapes, trace.shapes[node.id], trace.parameters.get(node.id))
         results = [f"v{k}"] if node.n_outputs == 1 else \
             [f"v{k}_{i}" for i in range(node.n_outputs)]
-        line = (f"    {', '.join(results)} = {expression}", args)
+        line = _Line(results, expression, args, node.op, likes,
+                     (trace.shapes[node.id][0], trace.dtypes[node.id]))
         if node.id < boundary:
             forward_lines.append(line)
             in_forward.update(results)
@@ -400,7 +404,9 @@ def _compile(fn, inputs, wanted):
                            else names[0])
 
     source = [f"def forward({', '.join(f'x{i}' for i in range(len(stand_ins)))}):"]
-    source += _freeing_as_it_goes(forward_lines, {*output_names, *saved, *constants})
+    forward_kept = {*output_names, *saved, *constants}
+    _write_in_place(forward_lines, forward_kept)
+    source += _freeing_as_it_goes(forward_lines, forward_kept)
     source.append(f"    return ({''.join(n + ', ' for n in output_names)}), "
                   f"({''.join(n + ', ' for n in saved)})")
     records = any(wanted)
@@ -408,9 +414,9 @@ def _compile(fn, inputs, wanted):
         source.append("")
         grad_args = [f"g{j}" for j in range(len(outputs))]
         source.append(f"def backward({', '.join(saved + grad_args)}):")
-        source += _freeing_as_it_goes(
-            backward_lines, {*(n for names in input_grads for n in _names_in(names)),
-                             *constants})
+        backward_kept = {*(n for names in input_grads for n in _names_in(names)), *constants}
+        _write_in_place(backward_lines, backward_kept)
+        source += _freeing_as_it_goes(backward_lines, backward_kept)
         source.append(f"    return ({''.join(n + ', ' for n in input_grads)})")
     source = "\n".join(source) + "\n"
     namespace = dict(constants, xp=xp, PendingProduct=PendingProduct, **_KERNELS)
@@ -420,17 +426,80 @@ def _compile(fn, inputs, wanted):
                     isinstance(result, (tuple, list)), (output_names, saved, input_grads))
 
 
+class _Line:
+    """One line of generated code: ``results = expression``, reading ``args``."""
+    __slots__ = ("results", "expression", "args", "op", "likes", "like")
+
+    def __init__(self, results, expression, args, op, likes, like):
+        self.results = results
+        self.expression = expression
+        self.args = args
+        self.op = op
+        self.likes = likes      # per argument (shape, dtype), None for a constant
+        self.like = like        # the (first) result's (shape, dtype)
+
+
+# Ops that are one ufunc, so ``out=`` can name an operand's memory; and ops whose result
+# is a view of their first operand's memory (the rest make new arrays).
+_UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
+           "neg": "negative", "exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh"}
+_VIEWS = {"chunk", "split", "reshape", "broadcast_to", "transpose"}
+
+
+def _write_in_place(lines, kept):
+    """Let an elementwise line write its result over an operand that is a temporary of
+    these lines, read by nothing after it (nor through a view) and not ``kept``, with
+    the result's shape and dtype: the ufunc with ``out=``, the same arithmetic.
+
+    Op by op every result is a new array; here the memory of a dead temporary is reused,
+    so a chain of elementwise ops holds one array where it held two (the peak of a
+    loss's backward, say), and allocates less."""
+    last_read = {}
+    for number, line in enumerate(lines):
+        for name in line.args:
+            last_read[name] = number
+    owner = {}          # name -> the temporary whose memory it is
+    sharing = {}        # temporary -> every name that is its memory
+    whole = set()       # names that are all of their memory (not a view of part of it)
+    for number, line in enumerate(lines):
+        if line.op in _VIEWS:
+            source = owner.get(line.args[0])
+            if source is not None:
+                for name in line.results:
+                    owner[name] = source
+                    sharing[source].append(name)
+            continue
+        target = None
+        if line.op in _UFUNCS and line.like[0] != ():
+            for name, like in zip(line.args, line.likes):
+                if name in whole and like == line.like and all(
+                        last_read.get(n, -1) <= number and n not in kept
+                        for n in sharing[owner[name]]):
+                    target = name
+                    break
+        if target is None:
+            for name in line.results:
+                owner[name] = name
+                sharing[name] = [name]
+        else:
+            line.expression = f"xp.{_UFUNCS[line.op]}({', '.join(line.args)}, out={target})"
+            owner[line.results[0]] = owner[target]
+            sharing[owner[target]].append(line.results[0])
+        whole.update(line.results)
+
+
 def _freeing_as_it_goes(lines, kept):
     """The lines' text, each followed by ``del`` of the values it was the last to read
     (other than ``kept``): a generated function would otherwise hold every temporary
     until it returns, where op by op each is freed as soon as it is used."""
     last_use = {}
-    for number, (_, reads) in enumerate(lines):
-        for name in reads:
+    for number, line in enumerate(lines):
+        for name in line.args:
             last_use[name] = number
     text = []
-    for number, (line, reads) in enumerate(lines):
-        text.append(line)
+    for number, line in enumerate(lines):
+        reads = line.args
+        text.append(f"    {', '.join(line.results)} = {line.expression}")
         dead = sorted({name for name in reads if last_use[name] == number and name not in kept})
         if dead:
             text.append(f"    del {', '.join(dead)}")

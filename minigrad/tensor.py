@@ -300,6 +300,7 @@ def record(data, inputs, backward, op, n_outputs=1):
         if state.tracer is not None:
             state.tracer.shapes[node.id] = [a.shape for a in data] if n_outputs > 1 \
                 else [data.shape]
+            state.tracer.dtypes[node.id] = data[0].dtype if n_outputs > 1 else data.dtype
     else:
         node = None
     if state.anomaly:
