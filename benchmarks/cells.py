@@ -1,8 +1,10 @@
-"""Every layer kind, fused against op by op: what ``mg.fuse`` gives each cell.
+"""Every layer kind, fused against op by op: what ``mg.scan`` and ``mg.fuse`` give each
+cell.
 
 One training step (forward, MSE of every output, full BPTT, SGD) of each layer in
-``models`` at one size, run as shipped (each step one fused op) and under
-``mg.unfused()`` (every op recorded), round-robin in one process.
+``models`` at one size, run as shipped (the whole sequence one ``mg.scan`` of the
+cell's fused step) and under ``mg.unfused()`` (every op recorded), round-robin in one
+process.
 
     python -m benchmarks.cells [--config S] [--repeats 10]
 """

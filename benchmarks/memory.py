@@ -69,7 +69,7 @@ def format_table(result):
     for row in result["rows"]:
         T, floor, mg = row["T"], row["floor"], row["minigrad"]
         body.append([T, f"{floor * mib:.2f}", f"{mg * mib:.2f}" if mg else "-",
-                     f"{mg / floor:.1f}x" if mg else "-",
+                     f"{mg / floor:.2f}x" if mg else "-",
                      f"{floor / T / 1024:.2f}", f"{mg / T / 1024:.2f}" if mg else "-"])
     batch, input_size, hidden = result["shape"]
     return (f"Peak memory of one training step (tracemalloc), B={batch}, I={input_size}, "

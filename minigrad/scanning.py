@@ -123,8 +123,9 @@ def _op_by_op(step, carry, xs, params, prepare, prepare_params, reverse, single)
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         with scope(f"t{t}"):
             new = step(inputs[t], *carry, *params)
-        carry = (new,) if single else tuple(new)
-        history[t] = carry
+        new = (new,) if single else tuple(new)
+        _check_carry([(x.shape, x.dtype) for x in new], carry)
+        history[t] = carry = new
     histories = [stack([parts[k] for parts in history], axis=0) for k in range(len(carry))]
     return histories, list(carry)
 
@@ -185,7 +186,7 @@ def _run(step, carry, xs, params, prepare, prepare_params, reverse):
     program = _program(step, step_inputs,
                        [sequence_wanted] + [records] * len(carry)
                        + [records and p.requires_grad for p in params])
-    _check_carry(program, carry)
+    _check_carry([(shape, dtype) for shape, dtype, _ in program.output_likes], carry)
     layout = _Layout(program, len(carry), reverse)
     histories, stores = layout.forward(sequence, carry, params, records, owned)
     steps = sequence.shape[0]
@@ -203,9 +204,9 @@ def _run(step, carry, xs, params, prepare, prepare_params, reverse):
     return tensors[:len(carry)], tensors[len(carry):]
 
 
-def _check_carry(program, carry):
+def _check_carry(made, carry):
+    """``made``, the step's results as (shape, dtype), must match the carry."""
     shapes = [(x.shape, x.dtype) for x in carry]
-    made = [(shape, dtype) for shape, dtype, _ in program.output_likes]
     if made != shapes:
         raise ValueError(f"scan: step returns {len(made)} tensor(s) of shape and dtype "
                          f"{made}, but the carry is {len(shapes)} of {shapes}")
@@ -363,7 +364,7 @@ class _ScanBackward:
             results = backward(*[a if o is None else a[t + o] for a, o in sources],
                                *grad_out)
             if grad_sequence is not None:
-                grad_sequence[t] = 0 if results[0] is None else results[0]
+                grad_sequence[t] = 0 if results[0] is None else _array(results[0])
             carried = [_array(r) for r in results[1:1 + n]]
             for j, r in enumerate(results[1 + n:]):
                 if r is None or j in whole:

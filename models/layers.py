@@ -7,11 +7,15 @@ dropout between layers, and PyTorch's parameter names (``weight_ih_l0``,
 ``bias_hh_l1_reverse``, ...). :class:`LSTM`, :class:`GRU` and the rest are thin
 subclasses that only choose the cell.
 
-Backpropagation through time is the engine's own backward sweep over the unrolled loop.
-The loop is written so that sweep stays linear in ``T``: the projected input is cut into
-steps with ONE ``mg.unbind`` (whose backward is one ``stack``; indexing ``proj[t]`` per
-step would allocate a full-size zero gradient per step) and the outputs are joined with
-ONE ``mg.stack`` (whose backward is one ``unbind``).
+Backpropagation through time is the engine's own backward sweep. A cell that describes
+its step as functions of tensors (``scan_functions()``: the built-in cells) runs the
+whole sequence as ONE op, ``mg.scan``, which reuses the input projection's memory for
+the step's saved values and then for its gradient, as a hand-written LSTM does. Other
+cells, and packed sequences (``lengths``), run an unrolled loop, written so that the
+sweep stays linear in ``T``: the projected input is cut into steps with ONE
+``mg.unbind`` (whose backward is one ``stack``; indexing ``proj[t]`` per step would
+allocate a full-size zero gradient per step) and the outputs are joined with ONE
+``mg.stack`` (whose backward is one ``unbind``).
 """
 from __future__ import annotations
 
@@ -54,7 +58,10 @@ class SequenceLayer(Module):
         or a tuple of tensors, each ``(B, ...)``), ``output(state)`` (the hidden output
         ``(B, H)``), and either ``input_projection(x)`` plus ``step(projected_t, state)``
         or just ``forward(x_t, state) -> state``. A cell may set ``output_size`` when its
-        output is not ``hidden_size`` wide.
+        output is not ``hidden_size`` wide. A cell whose ``scan_functions()`` returns
+        ``((prepare, prepare_params), (step, step_params))`` (``RecurrentCell`` builds it
+        from ``projection_function()`` and ``step_function()``) is run as one
+        ``mg.scan`` when no ``lengths`` are given.
     input_size, hidden_size, num_layers : int
     bias : bool
     batch_first : bool

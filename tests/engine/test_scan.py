@@ -289,3 +289,11 @@ def test_a_step_saving_views_of_its_input():
                         prepare_params=(scale,))
         return (hs, hs), (h, h)
     assert_same_as_op_by_op(run, [xs, h0, scale])
+
+
+def test_a_step_changing_the_carry_is_refused_op_by_op_too():
+    @mg.fuse
+    def widens(x, h):
+        return mg.concat([h, x], axis=1)
+    with mg.unfused(), pytest.raises(ValueError, match=r"step returns 1 tensor\(s\)"):
+        mg.scan(widens, mg.ones(2, 4, dtype=mg.float64), mg.ones(3, 2, 4, dtype=mg.float64))
