@@ -30,7 +30,7 @@ class _State:
     fusion = True         # fused functions run as one op (off: op by op; see fusion.py)
     tracer = None         # while a fused function is traced: what record() saw (fusion.py)
     keeping_graph = False  # the running sweep keeps the graph (retain_graph): a backward
-                           # rule must leave what it saved intact (scan.py reuses it)
+                           # rule must leave what it saved intact (scanning.py reuses it)
 
 
 state = _State()

@@ -46,7 +46,11 @@ class RecurrentCell(Module):
     """Shared plumbing: parameter creation with PyTorch's initialisation, zero states,
     and ``forward = step(input_projection(x), state)``.
 
-    Subclasses set ``state_count`` (1: the state is ``h``; 2: the state is ``(h, c)``).
+    Subclasses set ``state_count`` (1: the state is ``h``; 2: the state is ``(h, c)``)
+    and describe their step as functions of tensors, ``projection_function()`` and
+    ``step_function()``, from which ``input_projection`` and ``step`` are built and which
+    a layer runs over a whole sequence as one op (``mg.scan``); or they define
+    ``input_projection`` and ``step`` themselves.
     """
     state_count = 1
 

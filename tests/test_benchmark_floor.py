@@ -127,7 +127,7 @@ def test_cells_runs(capsys):
     from benchmarks import cells
     rows = cells.main(["--config", "tiny", "--repeats", "1", "--no-header"])
     assert [row[0] for row in rows] == list(cells.KINDS)
-    assert "fused / op by op" in capsys.readouterr().out
+    assert "shipped / op by op" in capsys.readouterr().out
 
 
 def test_memory_runs(capsys):

@@ -387,12 +387,15 @@ def test_cells_take_their_state_by_api_name():
 
 # ---- fused cell updates (mg.fuse): the same numbers as op by op
 
-@pytest.mark.parametrize("layer_class, options", [
+EVERY_LAYER_KIND = pytest.mark.parametrize("layer_class, options", [
     (LSTM, {}), (PeepholeLSTM, {}), (CoupledLSTM, {}), (GRU, {}),
     (GRU, {"reset_after": False}), (LayerNormLSTM, {}), (RNN, {}),
     (RNN, {"nonlinearity": "relu"}),
 ], ids=["lstm", "peephole", "coupled", "gru", "gru-reset-before", "layernorm", "rnn",
         "rnn-relu"])
+
+
+@EVERY_LAYER_KIND
 def test_fused_layers_equal_op_by_op_bit_for_bit(layer_class, options):
     layer = layer_class(3, 4, num_layers=2, bidirectional=True, **options)
     x = mg.randn(5, 2, 3, requires_grad=True)
@@ -424,12 +427,7 @@ def count_ops(tensor, op):
     return count
 
 
-@pytest.mark.parametrize("layer_class, options", [
-    (LSTM, {}), (PeepholeLSTM, {}), (CoupledLSTM, {}), (GRU, {}),
-    (GRU, {"reset_after": False}), (LayerNormLSTM, {}), (RNN, {}),
-    (RNN, {"nonlinearity": "relu"}),
-], ids=["lstm", "peephole", "coupled", "gru", "gru-reset-before", "layernorm", "rnn",
-        "rnn-relu"])
+@EVERY_LAYER_KIND
 def test_scanned_layers_equal_op_by_op(layer_class, options):
     # full-length sequences: each layer and direction is one mg.scan
     layer = to_float64(layer_class(3, 4, num_layers=2, bidirectional=True, **options))
