@@ -13,7 +13,8 @@ gradients. ``mg.scan`` does the same for any fusable step::
 
 runs ``carry = step(x_t, *carry, *params)`` for ``x_t`` in ``project(xs,
 *project_params)`` (or in ``xs``), starting from ``init``, and returns every step's carry
-stacked, ``(T, ...)`` per part, and the last one.
+stacked, ``(T, ...)`` per part, and the last one. With ``mask=`` (``(T, B)``) a step
+leaves the masked rows' carry as it was: packed sequences of different lengths.
 
 How. ``step`` and ``prepare`` are compiled as fused functions are (fusion.py: traced
 once per signature into straight-line forward and backward code). The scan then lays
@@ -51,7 +52,8 @@ from . import fusion as _fusion
 __all__ = ["scan"]
 
 
-def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), reverse=False):
+def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), mask=None,
+         reverse=False):
     """Run ``step`` over a sequence, recorded as one op.
 
     Parameters
@@ -70,6 +72,10 @@ def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), reverse=
         the steps read (an input projection: one product for all steps). The scan owns
         its result and reuses the memory.
     prepare_params : sequence of Tensor
+    mask : bool array or Tensor ``(T, B)``, optional
+        Where ``mask[t, b]`` is false, step ``t`` leaves row ``b`` of every carry part
+        as it was (packed sequences: the steps past a sequence's end). Each carry part's
+        first axis is the batch.
     reverse : bool
         Run from the last step to the first.
 
@@ -84,17 +90,20 @@ def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), reverse=
     carry = (init,) if single else tuple(init)
     params, prepare_params = tuple(params), tuple(prepare_params)
     _check_tensors(xs, carry, params, prepare_params)
+    if mask is not None:
+        mask = _Mask(mask, carry)
     result = None
     if state.fusion and not state.anomaly:
         try:
-            result = _run(step, carry, xs, params, prepare, prepare_params, reverse)
+            result = _run(step, carry, xs, params, prepare, prepare_params, mask, reverse)
         except _fusion._Unfusable as why:
             key = (step, prepare)
             if key not in _WARNED:
                 _WARNED.add(key)
                 warnings.warn(f"mg.scan: {why}", RuntimeWarning, stacklevel=2)
     if result is None:
-        result = _op_by_op(step, carry, xs, params, prepare, prepare_params, reverse, single)
+        result = _op_by_op(step, carry, xs, params, prepare, prepare_params, mask, reverse,
+                           single)
     histories, finals = result
     return (histories[0], finals[0]) if single else (tuple(histories), tuple(finals))
 
@@ -112,19 +121,23 @@ def _check_tensors(xs, carry, params, prepare_params):
         raise ValueError("scan: init must hold at least one tensor")
 
 
-def _op_by_op(step, carry, xs, params, prepare, prepare_params, reverse, single):
+def _op_by_op(step, carry, xs, params, prepare, prepare_params, mask, reverse, single):
     """The scan as a plain loop, every op recorded (also the replay of a scanned node)."""
-    from .ops import stack, unbind
+    from .ops import stack, unbind, where
     sequence = xs if prepare is None else prepare(xs, *prepare_params)
     _check_steps(sequence.shape)
+    if mask is not None:
+        mask.check_steps(sequence.shape[0])
     inputs = unbind(sequence, axis=0)
     steps = len(inputs)
     history = [None] * steps
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         with scope(f"t{t}"):
             new = step(inputs[t], *carry, *params)
-        new = (new,) if single else tuple(new)
-        _check_carry([(x.shape, x.dtype) for x in new], carry)
+            new = (new,) if single else tuple(new)
+            _check_carry([(x.shape, x.dtype) for x in new], carry)
+            if mask is not None and not mask.full[t]:
+                new = tuple(where(mask.rows(t, x.ndim), n, x) for n, x in zip(new, carry))
         history[t] = carry = new
     histories = [stack([parts[k] for parts in history], axis=0) for k in range(len(carry))]
     return histories, list(carry)
@@ -133,6 +146,35 @@ def _op_by_op(step, carry, xs, params, prepare, prepare_params, reverse, single)
 def _check_steps(shape):
     if len(shape) < 1 or shape[0] == 0:
         raise ValueError(f"scan: the sequence must be (T, ...) with T >= 1, got shape {shape}")
+
+
+class _Mask:
+    """A scan's ``(T, B)`` mask, and which steps it leaves whole (read once, on the host,
+    so that the loops branch without asking the device)."""
+
+    def __init__(self, mask, carry):
+        like = carry[0]
+        array = mask.data if isinstance(mask, Tensor) else mask
+        if type(array) is not type(like.data):
+            raise TypeError(f"scan: mask must be a bool array or tensor on the carry's "
+                            f"backend ({like.backend}), got {type(mask).__name__}")
+        batch = like.shape[0] if like.ndim else None
+        if array.ndim != 2 or any(x.ndim == 0 or x.shape[0] != array.shape[1]
+                                  for x in carry):
+            raise ValueError(f"scan: mask must be (T, B) with B the carry's first axis "
+                             f"({batch}), got shape {array.shape}")
+        self.array = array.astype(bool, copy=False)
+        self.full = [bool(v) for v in _backend.of(array).to_host(self.array.all(axis=1))]
+
+    def check_steps(self, steps):
+        if self.array.shape[0] != steps:
+            raise ValueError(f"scan: mask has {self.array.shape[0]} steps, the sequence "
+                             f"{steps}")
+
+    def rows(self, t, ndim):
+        """Step ``t``'s mask shaped to broadcast over a carry part of ``ndim`` axes."""
+        row = self.array[t]
+        return row.reshape(row.shape + (1,) * (ndim - 1))
 
 
 # --------------------------------------------------------------------------- programs
@@ -159,7 +201,7 @@ def _program(fn, inputs, wanted):
     return program
 
 
-def _run(step, carry, xs, params, prepare, prepare_params, reverse):
+def _run(step, carry, xs, params, prepare, prepare_params, mask, reverse):
     """The fused scan; raises ``_Unfusable`` for the caller to run it op by op."""
     inputs = (xs, *carry, *prepare_params, *params)
     records = state.grad_enabled and any(t.requires_grad for t in inputs)
@@ -182,12 +224,14 @@ def _run(step, carry, xs, params, prepare, prepare_params, reverse):
             sequence = sequence.copy()
         owned = True
     _check_steps(sequence.shape)
+    if mask is not None:
+        mask.check_steps(sequence.shape[0])
     step_inputs = (Tensor(sequence[0]), *carry, *params)
     program = _program(step, step_inputs,
                        [sequence_wanted] + [records] * len(carry)
                        + [records and p.requires_grad for p in params])
     _check_carry([(shape, dtype) for shape, dtype, _ in program.output_likes], carry)
-    layout = _Layout(program, len(carry), reverse)
+    layout = _Layout(program, len(carry), mask, reverse)
     histories, stores = layout.forward(sequence, carry, params, records, owned)
     steps = sequence.shape[0]
     outputs = [h[:steps] if reverse else h[1:] for h in histories]
@@ -219,9 +263,10 @@ class _Layout:
     then the params), one of its outputs (the carry after the step), or a temporary,
     copied each step into a ``(T, ...)`` store."""
 
-    def __init__(self, program, n_carry, reverse):
+    def __init__(self, program, n_carry, mask, reverse):
         self.program = program
         self.n_carry = n_carry
+        self.mask = mask
         self.before, self.after = (1, 0) if reverse else (0, 1)
         self.reverse = reverse
         inputs = {f"x{i}": i for i in range(len(program.input_grads))}
@@ -253,12 +298,18 @@ class _Layout:
         forward = self.program.forward
         before, after = self.before, self.after
         temporaries = self.temporaries if records else ()
+        mask = self.mask
         stores = None
         for t in (range(steps - 1, -1, -1) if self.reverse else range(steps)):
             outputs, saved = forward(sequence[t], *[h[t + before] for h in histories],
                                      *param_data)
-            for history, out in zip(histories, outputs):
-                history[t + after] = out
+            if mask is None or mask.full[t]:
+                for history, out in zip(histories, outputs):
+                    history[t + after] = out
+            else:           # the masked rows keep their carry
+                for history, out in zip(histories, outputs):
+                    history[t + after] = xp.where(mask.rows(t, out.ndim), out,
+                                                  history[t + before])
             if temporaries:
                 if stores is None:
                     stores = self._stores(sequence, [saved[j] for j in temporaries], owned)
@@ -314,7 +365,7 @@ class _ScanBackward:
         params = inputs[1 + n + n_prepare:]
         with _fusion.unfused():
             histories, finals = _op_by_op(self.step, carry, xs, params, self.prepare,
-                                          prepare_params, self.reverse,
+                                          prepare_params, self.layout.mask, self.reverse,
                                           single=not self.layout.program.as_tuple)
         return histories + finals
 
@@ -348,6 +399,7 @@ class _ScanBackward:
         whole = self._whole_sequence_products(grad_sequence)
         totals = [None] * len(param_grads)
         zeros = [None] * n
+        mask = layout.mask
         backward = program.backward
         for t in (range(steps) if self.reverse else range(steps - 1, -1, -1)):
             grad_out = []
@@ -361,11 +413,19 @@ class _ScanBackward:
                         history = self.histories[k]
                         g = zeros[k] = xp.zeros(history.shape[1:], dtype=history.dtype)
                 grad_out.append(g)
+            kept = None
+            if mask is not None and not mask.full[t]:
+                # a masked row's carry went around the step: its gradient does too
+                rows = [mask.rows(t, g.ndim) for g in grad_out]
+                kept = [xp.where(m, 0, g) for m, g in zip(rows, grad_out)]
+                grad_out = [xp.where(m, g, 0) for m, g in zip(rows, grad_out)]
             results = backward(*[a if o is None else a[t + o] for a, o in sources],
                                *grad_out)
             if grad_sequence is not None:
                 grad_sequence[t] = 0 if results[0] is None else _array(results[0])
             carried = [_array(r) for r in results[1:1 + n]]
+            if kept is not None:
+                carried = [k if c is None else c + k for c, k in zip(carried, kept)]
             for j, r in enumerate(results[1 + n:]):
                 if r is None or j in whole:
                     continue

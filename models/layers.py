@@ -10,9 +10,9 @@ subclasses that only choose the cell.
 Backpropagation through time is the engine's own backward sweep. A cell that describes
 its step as functions of tensors (``scan_functions()``: the built-in cells) runs the
 whole sequence as ONE op, ``mg.scan``, which reuses the input projection's memory for
-the step's saved values and then for its gradient, as a hand-written LSTM does. Other
-cells, and packed sequences (``lengths``), run an unrolled loop, written so that the
-sweep stays linear in ``T``: the projected input is cut into steps with ONE
+the step's saved values and then for its gradient, as a hand-written LSTM does (with
+``lengths``, its mask keeps a finished sequence's state). Other cells run an unrolled
+loop, written so that the sweep stays linear in ``T``: the projected input is cut into steps with ONE
 ``mg.unbind`` (whose backward is one ``stack``; indexing ``proj[t]`` per step would
 allocate a full-size zero gradient per step) and the outputs are joined with ONE
 ``mg.stack`` (whose backward is one ``unbind``).
@@ -61,7 +61,7 @@ class SequenceLayer(Module):
         output is not ``hidden_size`` wide. A cell whose ``scan_functions()`` returns
         ``((prepare, prepare_params), (step, step_params))`` (``RecurrentCell`` builds it
         from ``projection_function()`` and ``step_function()``) is run as one
-        ``mg.scan`` when no ``lengths`` are given.
+        ``mg.scan``.
     input_size, hidden_size, num_layers : int
     bias : bool
     batch_first : bool
@@ -187,15 +187,20 @@ class SequenceLayer(Module):
         if cell.training != self.training:
             cell.train(self.training)
         unrolled = getattr(cell, "unrolled", contextlib.nullcontext)
-        if masks is None and hasattr(cell, "scan_functions"):
+        if hasattr(cell, "scan_functions"):
             # the whole sequence as one op (mg.scan), where the cell says how
             with unrolled():
                 functions = cell.scan_functions()
                 if functions is not None:
                     (prepare, prepare_params), (step, params) = functions
-                    history, final = mg.scan(step, state, x, params, prepare=prepare,
-                                             prepare_params=prepare_params, reverse=reverse)
-                    return cell.output(history), final
+                    history, final = mg.scan(
+                        step, state, x, params, prepare=prepare,
+                        prepare_params=prepare_params,
+                        mask=None if masks is None else masks[:, :, 0], reverse=reverse)
+                    output = cell.output(history)
+                    if masks is not None:       # past its length a sequence outputs 0
+                        output = mg.where(masks, output, 0.0)
+                    return output, final
         if hasattr(cell, "input_projection"):
             inputs = mg.unbind(cell.input_projection(x), axis=0)
             advance = cell.step
@@ -221,7 +226,7 @@ class SequenceLayer(Module):
                     # Packed sequences: past its length a sequence keeps its state (so the
                     # forward final state is the one at its own last step, and the reverse
                     # direction starts from the initial state at its own end) and outputs 0.
-                    mask = masks[t]
+                    mask = masks[t]             # (B, 1)
                     state = _map(lambda n, o: mg.where(mask, n, o), new, state)
                     outputs[t] = mg.where(mask, cell.output(state), 0.0)
         return outputs, state
@@ -244,8 +249,8 @@ class SequenceLayer(Module):
         return x
 
     def _masks(self, lengths, steps, batch, x):
-        """Per step a ``(B, 1)`` bool array, true where ``t < length``; None when every
-        sequence has full length."""
+        """A ``(T, B, 1)`` bool array, true where ``t < length``; None when every sequence
+        has full length."""
         if lengths is None:
             return None
         name = type(self).__name__
@@ -265,8 +270,7 @@ class SequenceLayer(Module):
         if lengths.min() == steps:
             return None
         valid = numpy.arange(steps)[:, None, None] < lengths[None, :, None]   # (T, B, 1)
-        valid = x.xp.asarray(valid)
-        return [valid[t] for t in range(steps)]
+        return x.xp.asarray(valid)
 
     def _initial_states(self, hx, batch, x):
         """One state per layer and direction, from ``hx`` or zeros."""

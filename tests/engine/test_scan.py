@@ -297,3 +297,48 @@ def test_a_step_changing_the_carry_is_refused_op_by_op_too():
         return mg.concat([h, x], axis=1)
     with mg.unfused(), pytest.raises(ValueError, match=r"step returns 1 tensor\(s\)"):
         mg.scan(widens, mg.ones(2, 4, dtype=mg.float64), mg.ones(3, 2, 4, dtype=mg.float64))
+
+
+def mask_for(steps, lengths, xs):
+    valid = np.arange(steps)[:, None] < np.asarray(lengths)[None, :]
+    return xs.xp.asarray(valid)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_mask_keeps_finished_rows_as_the_loop_does(reverse):
+    xs, init, prepare_params, params = problem(steps=6, batch=3)
+    mask = mask_for(6, [6, 2, 4], xs)
+    tensors = [xs, *init, *prepare_params, *params]
+    run = lambda: mg.scan(lstm_step, init, xs, params, prepare=project,   # noqa: E731
+                          prepare_params=prepare_params, mask=mask, reverse=reverse)
+    assert_same_as_op_by_op(run, tensors)
+    (hs, _), (h, _) = run()
+    if not reverse:      # row 1 stopped after step 1: its state stays
+        np.testing.assert_array_equal(hs.numpy()[5, 1], hs.numpy()[1, 1])
+        np.testing.assert_array_equal(h.numpy()[1], hs.numpy()[1, 1])
+    else:                # row 1 starts at its own last step: the initial state until then
+        np.testing.assert_array_equal(hs.numpy()[2, 1], init[0].numpy()[1])
+
+
+@FAST
+@given(st.integers(1, 4), st.booleans(), st.integers(0, 2**16))
+def test_gradcheck_with_a_mask(steps, reverse, seed):
+    xs, init, prepare_params, params = problem(steps, 3, size=2, hidden=2, seed=seed)
+    lengths = np.random.default_rng(seed).integers(1, steps + 1, size=3)
+    mask = mask_for(steps, lengths, xs)
+
+    def fn(xs, h0, c0, weight_ih_t, bias, weight_hh_t):
+        return mg.scan(lstm_step, (h0, c0), xs, (weight_hh_t,), prepare=project,
+                       prepare_params=(weight_ih_t, bias), mask=mask, reverse=reverse)[0]
+    assert mg.gradcheck(fn, [xs, *init, *prepare_params, *params])
+
+
+def test_a_bad_mask_is_named():
+    xs, init, prepare_params, params = problem(steps=5, batch=2)
+    with pytest.raises(ValueError, match=r"mask must be \(T, B\) with B the carry's first "
+                                         r"axis \(2\), got shape \(5, 3\)"):
+        mg.scan(lstm_step, init, xs, params, prepare=project,
+                prepare_params=prepare_params, mask=mask_for(5, [5, 5, 5], xs))
+    with pytest.raises(ValueError, match="mask has 4 steps, the sequence 5"):
+        mg.scan(lstm_step, init, xs, params, prepare=project,
+                prepare_params=prepare_params, mask=mask_for(4, [4, 4], xs))
