@@ -189,7 +189,8 @@ def _zeros_like(like):
 
 def _replay_gradients(fn, inputs, grads):
     """The partial derivatives of ``fn`` at ``inputs``, as recorded ops: run ``fn`` op by
-    op and sweep back to the inputs (and no further)."""
+    op and sweep back to the inputs (and no further). A tensor in two places gets its
+    whole gradient in the first and None in the others (the sweep adds them up)."""
     with unfused():
         outputs = _as_list(fn(*inputs))
     swept = [(out, g) for out, g in zip(outputs, grads) if g is not None]
@@ -198,7 +199,12 @@ def _replay_gradients(fn, inputs, grads):
         return (None,) * len(inputs)
     results = iter(backward_sweep([o for o, _ in swept], [g for _, g in swept], True, True,
                                   inputs=targets, stop_at_inputs=True))
-    return tuple(next(results) if x.requires_grad else None for x in inputs)
+    gradients, seen = [], set()
+    for x in inputs:
+        grad = next(results) if x.requires_grad else None
+        gradients.append(None if id(x) in seen else grad)
+        seen.add(id(x))
+    return tuple(gradients)
 
 
 def _as_list(result):
@@ -454,10 +460,7 @@ def _write_in_place(lines, kept):
     Op by op every result is a new array; here the memory of a dead temporary is reused,
     so a chain of elementwise ops holds one array where it held two (the peak of a
     loss's backward, say), and allocates less."""
-    last_read = {}
-    for number, line in enumerate(lines):
-        for name in line.args:
-            last_read[name] = number
+    last_read = _last_reads(lines)
     owner = {}          # name -> the temporary whose memory it is
     sharing = {}        # temporary -> every name that is its memory
     whole = set()       # names that are all of their memory (not a view of part of it)
@@ -488,14 +491,20 @@ def _write_in_place(lines, kept):
         whole.update(line.results)
 
 
+def _last_reads(lines):
+    """name -> the number of the last line that reads it."""
+    last = {}
+    for number, line in enumerate(lines):
+        for name in line.args:
+            last[name] = number
+    return last
+
+
 def _freeing_as_it_goes(lines, kept):
     """The lines' text, each followed by ``del`` of the values it was the last to read
     (other than ``kept``): a generated function would otherwise hold every temporary
     until it returns, where op by op each is freed as soon as it is used."""
-    last_use = {}
-    for number, line in enumerate(lines):
-        for name in line.args:
-            last_use[name] = number
+    last_use = _last_reads(lines)
     text = []
     for number, line in enumerate(lines):
         reads = line.args

@@ -241,7 +241,7 @@ def _run(step, carry, xs, params, prepare, prepare_params, mask, reverse):
     if not records:
         return [_wrap(a, None, 0) for a in outputs[:len(carry)]], \
             [_wrap(a, None, 0) for a in outputs[len(carry):]]
-    backward = _ScanBackward(step, prepare, reverse, layout, prep, prep_saved, sequence,
+    backward = _ScanBackward(step, prepare, layout, prep, prep_saved, sequence,
                              owned, sequence_wanted, histories, stores,
                              [p.data for p in params], inputs, len(carry))
     tensors = record(outputs, inputs, backward, "scan", len(outputs))
@@ -312,16 +312,16 @@ class _Layout:
                                                   history[t + before])
             if temporaries:
                 if stores is None:
-                    stores = self._stores(sequence, [saved[j] for j in temporaries], owned)
+                    stores = self._stores(xp, sequence, [saved[j] for j in temporaries],
+                                          owned)
                 for store, j in zip(stores, temporaries):
                     store[t] = saved[j]
         return histories, stores or []
 
-    def _stores(self, sequence, first, owned):
+    def _stores(self, xp, sequence, first, owned):
         """A ``(T, ...)`` store per temporary, cut from the sequence's memory where its
         slices are free after their step (the sequence is the scan's own, the step's
         backward does not read it, and no temporary is a view of it)."""
-        xp = _backend.of(sequence).xp
         steps = sequence.shape[0]
         free = 0
         if owned and ("sequence", 0) not in self.saved and sequence.flags.c_contiguous \
@@ -346,9 +346,9 @@ class _ScanBackward:
     """A scan node's backward rule: the step's generated backward from the last step
     to the first, then ``prepare``'s; or, in a recorded sweep, the sweep over a replay."""
 
-    def __init__(self, step, prepare, reverse, layout, prep, prep_saved, sequence, owned,
+    def __init__(self, step, prepare, layout, prep, prep_saved, sequence, owned,
                  sequence_wanted, histories, stores, param_data, inputs, n_carry):
-        self.step, self.prepare, self.reverse = step, prepare, reverse
+        self.step, self.prepare = step, prepare
         self.layout = layout
         self.prep, self.prep_saved = prep, prep_saved
         self.sequence, self.owned, self.sequence_wanted = sequence, owned, sequence_wanted
@@ -363,22 +363,16 @@ class _ScanBackward:
         n_prepare = len(inputs) - 1 - n - len(self.param_data)
         prepare_params = inputs[1 + n:1 + n + n_prepare]
         params = inputs[1 + n + n_prepare:]
+        layout = self.layout
         with _fusion.unfused():
             histories, finals = _op_by_op(self.step, carry, xs, params, self.prepare,
-                                          prepare_params, self.layout.mask, self.reverse,
-                                          single=not self.layout.program.as_tuple)
+                                          prepare_params, layout.mask, layout.reverse,
+                                          single=not layout.program.as_tuple)
         return histories + finals
 
     def __call__(self, grads):
         if state.grad_enabled:          # create_graph: differentiate a recorded replay
-            results = _fusion._replay_gradients(lambda *xs: self.replay(xs), self.inputs,
-                                                grads)
-            seen = set()                # one tensor in two places: count it once
-            deduplicated = []
-            for x, grad in zip(self.inputs, results):
-                deduplicated.append(None if id(x) in seen else grad)
-                seen.add(id(x))
-            return deduplicated
+            return _fusion._replay_gradients(lambda *xs: self.replay(xs), self.inputs, grads)
         return self._sweep([g.data if g is not None else None for g in grads])
 
     def _sweep(self, grads):
@@ -401,7 +395,7 @@ class _ScanBackward:
         zeros = [None] * n
         mask = layout.mask
         backward = program.backward
-        for t in (range(steps) if self.reverse else range(steps - 1, -1, -1)):
+        for t in (range(steps) if layout.reverse else range(steps - 1, -1, -1)):
             grad_out = []
             for k in range(n):
                 g, h = carried[k], through_history[k]
