@@ -53,7 +53,7 @@ __all__ = ["scan"]
 
 
 def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), mask=None,
-         reverse=False):
+         reverse=False, fuse=True):
     """Run ``step`` over a sequence, recorded as one op.
 
     Parameters
@@ -78,6 +78,10 @@ def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), mask=Non
         first axis is the batch.
     reverse : bool
         Run from the last step to the first.
+    fuse : bool
+        False: run ``step`` and ``prepare`` op by op, every op recorded, without trying
+        to compile them and without a warning (for steps that read tensors other than
+        their arguments: a module's own parameters, say).
 
     Returns
     -------
@@ -93,7 +97,7 @@ def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), mask=Non
     if mask is not None:
         mask = _Mask(mask, carry)
     result = None
-    if state.fusion and not state.anomaly:
+    if fuse and state.fusion and not state.anomaly:
         try:
             result = _run(step, carry, xs, params, prepare, prepare_params, mask, reverse)
         except _fusion._Unfusable as why:

@@ -30,81 +30,127 @@ draws every gate.
 """
 from __future__ import annotations
 
-import contextlib
+import collections
 import math
 
 import minigrad as mg
 from minigrad.nn import Module, Parameter, init
 
+from . import checks
 from .gates import record_gate
 
-__all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "PeepholeLSTMCell", "CoupledLSTMCell",
+__all__ = ["RecurrentCell", "ScanPlan", "scan_plan", "RNNCell", "LSTMCell", "PeepholeLSTMCell", "CoupledLSTMCell",
            "GRUCell", "LayerNormLSTMCell", "layer_norm"]
 
 
 class RecurrentCell(Module):
     """Shared plumbing: parameter creation with PyTorch's initialisation, zero states,
-    and ``forward = step(input_projection(x), state)``.
+    argument checks, unbatched input, and ``forward = step(input_projection(x), state)``.
 
-    Subclasses set ``state_count`` (1: the state is ``h``; 2: the state is ``(h, c)``)
-    and describe their step as functions of tensors, ``projection_function()`` and
-    ``step_function()``, from which ``input_projection`` and ``step`` are built and which
-    a layer runs over a whole sequence as one op (``mg.scan``); or they define
-    ``input_projection`` and ``step`` themselves.
+    A subclass sets ``state_count`` (1: the state is ``h``; 2: the state is ``(h, c)``)
+    and describes one step in one of three ways (docs/cells.md has the whole contract):
+
+    - ``forward(x_t, state) -> state`` alone: a layer runs it step by step (op by op);
+    - ``input_projection(x)`` and ``step(projected_t, state)``: a layer projects the
+      whole sequence once and runs ``step`` op by op;
+    - ``step_function()`` (and optionally ``projection_function()``), functions of
+      tensors and the tensors they take: a layer runs the sequence as ONE ``mg.scan``,
+      fused (the fast path); ``input_projection``, ``step`` and ``forward`` are built
+      from them.
+
+    Where a class gives more than one, the one defined furthest down the class
+    hierarchy wins; within one class the fastest.
     """
     state_count = 1
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
-        if input_size < 1 or hidden_size < 1:
-            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be "
-                             f"positive, got {input_size} and {hidden_size}")
+        owner = type(self).__name__
+        checks.check_size(owner, "input_size", input_size)
+        checks.check_size(owner, "hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
+        self.output_size = hidden_size       # the width of h (a projection narrows it)
 
     def _parameter(self, *shape):
         # PyTorch's recurrent initialisation: U(-1/sqrt(H), 1/sqrt(H)) for every parameter.
         bound = 1.0 / math.sqrt(self.hidden_size)
         return Parameter(init.uniform_(mg.zeros(*shape), -bound, bound))
 
+    def state_sizes(self):
+        """The last-axis width of each state part: ``h`` is ``output_size`` wide, the
+        rest (an LSTM's ``c``) ``hidden_size``."""
+        return (self.output_size,) + (self.hidden_size,) * (self.state_count - 1)
+
     def initial_state(self, batch_size, like):
-        """Zeros ``(batch_size, hidden_size)`` (a pair of them for LSTM kinds), with the
-        dtype and backend of ``like``."""
-        zeros = mg.zeros(batch_size, self.hidden_size, dtype=like.dtype, backend=like.backend)
-        return zeros if self.state_count == 1 else tuple(
-            [zeros] + [mg.zeros_like(zeros) for _ in range(self.state_count - 1)])
+        """Zeros ``(batch_size, size)`` per state part (:meth:`state_sizes`), with the
+        dtype and backend of ``like``: a tensor, or a tuple for ``state_count`` > 1."""
+        parts = tuple(mg.zeros(batch_size, size, dtype=like.dtype, backend=like.backend)
+                      for size in self.state_sizes())
+        return parts[0] if self.state_count == 1 else parts
 
     def output(self, state):
-        """The hidden output ``h`` of ``state``."""
+        """The hidden output ``h`` of ``state`` (also of a layer's stacked history, each
+        part ``(T, B, ...)``)."""
         return state if self.state_count == 1 else state[0]
 
     def forward(self, x, state=None):
-        """One step: ``x`` is ``(B, input_size)``; ``state`` as :meth:`initial_state`
-        gives it, zeros when None. Returns the next state."""
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: input must be (batch, input_size="
-                             f"{self.input_size}), got shape {x.shape}")
+        """One step: ``x`` is ``(B, input_size)`` or unbatched ``(input_size,)``;
+        ``state`` as :meth:`initial_state` gives it (each part ``(B, size)``, or
+        ``(size,)`` unbatched), zeros when None. Returns the next state."""
+        unbatched = self._check_call(x, state)
+        if unbatched:
+            x = x.reshape(1, -1)
+            if state is not None:
+                state = _map_state(lambda p: p.reshape(1, -1), state)
         if state is None:
             state = self.initial_state(x.shape[0], x)
-        else:
-            self._check_state(state, x.shape[0])
-        return self.step(self.input_projection(x), state)
+        new = self.step(self.input_projection(x), state)
+        return _map_state(lambda p: p.reshape(-1), new) if unbatched else new
+
+    def _check_call(self, x, state):
+        """Check one step's arguments; True when they are unbatched."""
+        owner = type(self).__name__
+        checks.check_input_tensor(owner, x, checks.first_weight(self))
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise checks.SequenceError(
+                f"{owner}: input must be (batch, input_size={self.input_size}) or "
+                f"unbatched (input_size,), got shape {x.shape}")
+        if state is None:
+            return x.ndim == 1
+        lead = x.shape[:-1]
+        example = "(h, c)" if self.state_count == 2 else "h"
+        parts = checks.state_parts(owner, "state", state, self.state_count, example)
+        expected = [lead + (size,) for size in self.state_sizes()]
+        for k, (part, shape) in enumerate(zip(parts, expected)):
+            label = "state" if self.state_count == 1 else f"state[{k}]"
+            checks.check_same(owner, label, part, "input", x)
+            if part.shape != shape:
+                raise checks.SequenceError(
+                    f"{owner}: state must be {self.state_count} tensor(s) of shape "
+                    f"{expected if self.state_count > 1 else shape}, got "
+                    f"{[p.shape for p in parts]}")
+        return x.ndim == 1
 
     # ---- a step as a function of tensors (so a layer can scan it: mg.scan)
     def projection_function(self):
         """``(function, params)`` with :meth:`input_projection` ``(x)`` equal to
-        ``function(x, *params)``."""
-        raise NotImplementedError(f"{type(self).__name__} defines no projection_function")
+        ``function(x, *params)``; None (the default): the step reads ``x_t`` itself."""
+        return None
 
     def step_function(self):
         """``(function, params)`` with :meth:`step` ``(projected, state)`` equal to
         ``function(projected, *state_parts, *params)``, returning the next state."""
-        raise NotImplementedError(f"{type(self).__name__} defines no step_function")
+        raise NotImplementedError(f"{type(self).__name__} defines none of forward(x, "
+                                  f"state), step(projected, state), step_function()")
 
     def input_projection(self, x):
         """The input's share of the pre-activations, for ``x`` of any leading shape (a
         layer projects a whole sequence at once)."""
-        function, params = self.projection_function()
+        described = self.projection_function()
+        if described is None:
+            return x
+        function, params = described
         return function(x, *params)
 
     def step(self, projected, state):
@@ -113,74 +159,128 @@ class RecurrentCell(Module):
         parts = (state,) if self.state_count == 1 else tuple(state)
         return function(projected, *parts, *params)
 
-    def scan_functions(self):
-        """``(projection_function(), step_function())`` for a layer to run the whole
-        sequence as one op (``mg.scan``); None when a subclass redefines
-        :meth:`input_projection`, :meth:`step` or :meth:`output` instead (the layer then
-        runs its own loop, calling them)."""
-        cls = type(self)
-        if cls.input_projection is not RecurrentCell.input_projection \
-                or cls.step is not RecurrentCell.step or cls.output is not RecurrentCell.output:
-            return None
-        try:
-            return self.projection_function(), self.step_function()
-        except NotImplementedError:
-            return None
-
-    def _check_state(self, state, batch_size):
-        parts = (state,) if self.state_count == 1 else tuple(state)
-        expected = (batch_size, self.hidden_size)
-        if len(parts) != self.state_count or any(p.shape != expected for p in parts):
-            shapes = [getattr(p, "shape", None) for p in parts]
-            raise ValueError(f"{type(self).__name__}: state must be {self.state_count} "
-                             f"tensor(s) of shape {expected}, got {shapes}")
+    def scan_plan(self):
+        """How a layer runs this cell over a sequence (:class:`ScanPlan`): the functions
+        when the class describes its step as functions, else its methods, op by op."""
+        kind = _plan_kind(type(self))
+        if kind == "functions":
+            described = self.projection_function()
+            prepare, prepare_params = described if described is not None else (None, ())
+            step, params = self.step_function()
+            return ScanPlan(step, tuple(params), prepare, tuple(prepare_params), True)
+        if kind == "methods":
+            return ScanPlan(_method_step(self), (), self.input_projection, (), False)
+        return forward_plan(self, self.state_count == 1)
 
     def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}"
+        extra = f"{self.input_size}, {self.hidden_size}"
+        if self.output_size != self.hidden_size:
+            extra += f", proj_size={self.output_size}"
+        if getattr(self, "bias", True) is False:
+            extra += ", bias=False"
+        return extra
 
-    # ---- the recurrent product, with weight_hh transposed once per sequence
-    _weight_hh_t = None
 
-    @contextlib.contextmanager
-    def unrolled(self):
-        """While a layer runs this cell over a sequence, transpose ``weight_hh`` once
-        instead of once per step: the per-step gradients of the product then sum into
-        one contiguous buffer, transposed back once, rather than through a transposed
-        view each step."""
-        object.__setattr__(self, "_weight_hh_t", self.weight_hh.T)
-        try:
-            yield
-        finally:
-            object.__setattr__(self, "_weight_hh_t", None)
+class ScanPlan(collections.namedtuple(
+        "ScanPlan", ["step", "params", "prepare", "prepare_params", "fuse"])):
+    """What a layer hands ``mg.scan`` for one direction of one layer:
+    ``mg.scan(step, state, x, params, prepare=prepare, prepare_params=prepare_params,
+    fuse=fuse)``. ``fuse`` is False for steps that read the cell's parameters
+    themselves (methods, ``forward``): those run op by op, without trying to fuse."""
+    __slots__ = ()
 
-    def _weight_hh_transposed(self):
-        weight_t = self._weight_hh_t
-        return weight_t if weight_t is not None else self.weight_hh.T
 
-    def _recurrent(self, h):
-        """``h @ weight_hh.T``: one product for all gates."""
-        return h @ self._weight_hh_transposed()
+# the three ways of describing a step, fastest first
+_PLAN_KINDS = (("functions", ("step_function", "projection_function")),
+               ("methods", ("step", "input_projection")),
+               ("forward", ("forward",)))
+
+
+def _plan_kind(cls):
+    """Which description of the step ``cls`` gives furthest down its hierarchy (see
+    :class:`RecurrentCell`); RecurrentCell's own defaults count as none."""
+    best = None
+    for kind, names in _PLAN_KINDS:
+        for depth, klass in enumerate(cls.__mro__):
+            if klass is RecurrentCell:
+                break
+            if any(name in klass.__dict__ and klass.__dict__[name]
+                   is not RecurrentCell.__dict__[name] for name in names):
+                if kind == "functions" and not _defines_step_function(cls):
+                    break           # a projection alone describes no step
+                if best is None or depth < best[0]:
+                    best = (depth, kind)
+                break
+    if best is None:
+        raise NotImplementedError(f"{cls.__name__} defines none of forward(x, state), "
+                                  f"step(projected, state), step_function()")
+    return best[1]
+
+
+def _defines_step_function(cls):
+    return cls.step_function is not RecurrentCell.step_function
+
+
+def _method_step(cell):
+    def step(projected, *parts):
+        return cell.step(projected, parts[0] if cell.state_count == 1 else parts)
+    step.__name__ = f"{type(cell).__name__}.step"
+    return step
+
+
+def forward_plan(cell, single):
+    """The plan for a cell known only by ``cell(x_t, state) -> state`` (``single``: the
+    state is one tensor, else a tuple)."""
+    def step(x_t, *parts):
+        new = cell(x_t, parts[0] if single else parts)
+        return new if single else tuple(new)
+    step.__name__ = f"{type(cell).__name__}.forward"
+    return ScanPlan(step, (), None, (), False)
+
+
+def scan_plan(cell, state):
+    """How a layer runs ``cell`` from ``state``: :meth:`RecurrentCell.scan_plan` for a
+    RecurrentCell, else a plan calling ``cell(x_t, state)`` at every step."""
+    if isinstance(cell, RecurrentCell):
+        return cell.scan_plan()
+    return forward_plan(cell, isinstance(state, mg.Tensor))
+
+
+def _map_state(fn, state):
+    return fn(state) if isinstance(state, mg.Tensor) else tuple(fn(p) for p in state)
 
 
 class _GatedCell(RecurrentCell):
     """Cells with ``gates * hidden_size`` rows in weight_ih, weight_hh and the biases."""
     gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, forget_bias=None):
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=None, proj_size=0):
         super().__init__(input_size, hidden_size)
+        owner = type(self).__name__
+        checks.check_bool(owner, "bias", bias)
+        if proj_size:
+            checks.check_proj_size(owner, proj_size, hidden_size)
+            self.output_size = proj_size
         rows = self.gates * hidden_size
         self.weight_ih = self._parameter(rows, input_size)
-        self.weight_hh = self._parameter(rows, hidden_size)
+        self.weight_hh = self._parameter(rows, self.output_size)
         self.bias = bias
         if bias:
             self.bias_ih = self._parameter(rows)
             self.bias_hh = self._parameter(rows)
+        if proj_size:
+            # Sak et al. 2014 (LSTMP): h_t = W_hr (o * tanh(c_t)), PyTorch's weight_hr
+            self.weight_hr = self._parameter(proj_size, hidden_size)
         if forget_bias:
             if not bias:
-                raise ValueError(f"{type(self).__name__}: forget_bias={forget_bias} needs "
-                                 f"bias=True")
+                raise ValueError(f"{owner}: forget_bias={forget_bias} needs bias=True")
             forget = self.forget_slice
             self.bias_ih.data[forget * hidden_size:(forget + 1) * hidden_size] += forget_bias
+
+    def _projection_weights(self):
+        """``(weight_hr.T,)`` when ``h`` is projected, else ``()``: the step's last
+        arguments."""
+        return (self.weight_hr.T,) if self.output_size != self.hidden_size else ()
 
     def projection_function(self):
         """``x @ weight_ih.T + bias_ih + bias_hh``.
@@ -202,6 +302,12 @@ def _input_projection(x, weight_ih_t, *biases):
     return projected + biases[0] if biases else projected
 
 
+def check_nonlinearity(owner, nonlinearity):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{owner}: nonlinearity must be 'tanh' or 'relu', got "
+                         f"{nonlinearity!r}")
+
+
 class RNNCell(_GatedCell):
     """Elman RNN cell: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, act tanh or relu.
 
@@ -217,9 +323,7 @@ class RNNCell(_GatedCell):
     """
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', "
-                             f"got {nonlinearity!r}")
+        check_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias)
         self.nonlinearity = nonlinearity
 
@@ -230,7 +334,7 @@ class RNNCell(_GatedCell):
 
     def step_function(self):
         step = _rnn_tanh_step if self.nonlinearity == "tanh" else _rnn_relu_step
-        return step, (self._weight_hh_transposed(),)
+        return step, (self.weight_hh.T,)
 
 
 @mg.fuse
@@ -272,15 +376,15 @@ class LSTMCell(_GatedCell):
     state_count = 2
     forget_slice = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
-        super().__init__(input_size, hidden_size, bias, forget_bias)
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, proj_size=0):
+        super().__init__(input_size, hidden_size, bias, forget_bias, proj_size)
 
     def step_function(self):
-        return _lstm_step, (self._weight_hh_transposed(),)
+        return _lstm_step, (self.weight_hh.T, *self._projection_weights())
 
 
 @mg.fuse
-def _lstm_step(projected, h, c, weight_hh_t):
+def _lstm_step(projected, h, c, weight_hh_t, *weight_hr_t):
     """One LSTM step from the projected input, recorded as one op (``mg.fuse``)."""
     # i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*); g = tanh(...)   (PyTorch order)
     # c' = f * c + i * g;  h' = o * tanh(c')
@@ -296,7 +400,7 @@ def _lstm_step(projected, h, c, weight_hh_t):
     with mg.scope("cell_state"):
         c = f * c + i * g
     with mg.scope("hidden_state"):
-        h = o * mg.tanh(c)
+        h = _project(o * mg.tanh(c), weight_hr_t)
     _record_lstm(i, f, g, o, c, h)
     return h, c
 
@@ -312,19 +416,20 @@ class PeepholeLSTMCell(_GatedCell):
     state_count = 2
     forget_slice = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
-        super().__init__(input_size, hidden_size, bias, forget_bias)
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, proj_size=0):
+        super().__init__(input_size, hidden_size, bias, forget_bias, proj_size)
         self.weight_ci = self._parameter(hidden_size)
         self.weight_cf = self._parameter(hidden_size)
         self.weight_co = self._parameter(hidden_size)
 
     def step_function(self):
-        return _peephole_step, (self._weight_hh_transposed(), self.weight_ci,
-                                self.weight_cf, self.weight_co)
+        return _peephole_step, (self.weight_hh.T, self.weight_ci, self.weight_cf,
+                                self.weight_co, *self._projection_weights())
 
 
 @mg.fuse
-def _peephole_step(projected, h, c, weight_hh_t, weight_ci, weight_cf, weight_co):
+def _peephole_step(projected, h, c, weight_hh_t, weight_ci, weight_cf, weight_co,
+                   *weight_hr_t):
     """One peephole LSTM step from the projected input, recorded as one op."""
     # Gers & Schmidhuber 2000: peepholes see c_{t-1} for i and f, c_t for o
     # i = sigmoid(a_i + w_ci * c);  f = sigmoid(a_f + w_cf * c);  g = tanh(a_g)
@@ -341,7 +446,7 @@ def _peephole_step(projected, h, c, weight_hh_t, weight_ci, weight_cf, weight_co
     with mg.scope("output_gate"):
         o = mg.sigmoid(o + weight_co * c)
     with mg.scope("hidden_state"):
-        h = o * mg.tanh(c)
+        h = _project(o * mg.tanh(c), weight_hr_t)
     _record_lstm(i, f, g, o, c, h)
     return h, c
 
@@ -356,15 +461,15 @@ class CoupledLSTMCell(_GatedCell):
     state_count = 2
     forget_slice = 0
 
-    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
-        super().__init__(input_size, hidden_size, bias, forget_bias)
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, proj_size=0):
+        super().__init__(input_size, hidden_size, bias, forget_bias, proj_size)
 
     def step_function(self):
-        return _coupled_step, (self._weight_hh_transposed(),)
+        return _coupled_step, (self.weight_hh.T, *self._projection_weights())
 
 
 @mg.fuse
-def _coupled_step(projected, h, c, weight_hh_t):
+def _coupled_step(projected, h, c, weight_hh_t, *weight_hr_t):
     """One coupled-gate LSTM step from the projected input, recorded as one op."""
     # Greff et al. 2017 (CIFG): f = sigmoid(a_f), i = 1 - f, g = tanh(a_g),
     # o = sigmoid(a_o);  c' = f * c + i * g;  h' = o * tanh(c')
@@ -380,9 +485,15 @@ def _coupled_step(projected, h, c, weight_hh_t):
     with mg.scope("cell_state"):
         c = f * c + i * g
     with mg.scope("hidden_state"):
-        h = o * mg.tanh(c)
+        h = _project(o * mg.tanh(c), weight_hr_t)
     _record_lstm(i, f, g, o, c, h)
     return h, c
+
+
+def _project(h, weight_hr_t):
+    """``h @ weight_hr.T`` when the cell projects its output (``weight_hr_t`` holds the
+    transposed weight), else ``h``."""
+    return h @ weight_hr_t[0] if weight_hr_t else h
 
 
 def _record_lstm(i, f, g, o, c, h):
@@ -413,6 +524,7 @@ class GRUCell(_GatedCell):
     gates = 3
 
     def __init__(self, input_size, hidden_size, bias=True, reset_after=True):
+        checks.check_bool("GRUCell", "reset_after", reset_after)
         super().__init__(input_size, hidden_size, bias)
         self.reset_after = reset_after
 
@@ -434,7 +546,7 @@ class GRUCell(_GatedCell):
         #                  h' = (1 - z) * n + z * h
         bias = (self.bias_hh,) if self.bias else ()
         if self.reset_after:
-            return _gru_step, (self._weight_hh_transposed(), *bias)
+            return _gru_step, (self.weight_hh.T, *bias)
         return _gru_step_reset_before, (self.weight_hh, *bias)
 
 
@@ -511,14 +623,20 @@ class LayerNormLSTMCell(RecurrentCell):
     """
     state_count = 2
 
-    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0):
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, proj_size=0):
         super().__init__(input_size, hidden_size)
+        checks.check_bool(type(self).__name__, "bias", bias)
+        if proj_size:
+            checks.check_proj_size(type(self).__name__, proj_size, hidden_size)
+            self.output_size = proj_size
         self.weight_ih = self._parameter(4 * hidden_size, input_size)
-        self.weight_hh = self._parameter(4 * hidden_size, hidden_size)
+        self.weight_hh = self._parameter(4 * hidden_size, self.output_size)
         self.bias = bias
         if bias:
             self.bias_ih = Parameter(mg.zeros(4 * hidden_size))
             self.bias_ih.data[hidden_size:2 * hidden_size] = forget_bias
+        if proj_size:
+            self.weight_hr = self._parameter(proj_size, hidden_size)   # as LSTMCell's
         for name, size in (("ih", 4 * hidden_size), ("hh", 4 * hidden_size), ("c", hidden_size)):
             setattr(self, f"norm_{name}_gain", Parameter(mg.ones(size)))
             setattr(self, f"norm_{name}_shift", Parameter(mg.zeros(size)))
@@ -530,9 +648,10 @@ class LayerNormLSTMCell(RecurrentCell):
                                         *((self.bias_ih,) if self.bias else ()))
 
     def step_function(self):
-        return _layer_norm_lstm_step, (self._weight_hh_transposed(), self.norm_hh_gain,
+        projection = (self.weight_hr.T,) if self.output_size != self.hidden_size else ()
+        return _layer_norm_lstm_step, (self.weight_hh.T, self.norm_hh_gain,
                                        self.norm_hh_shift, self.norm_c_gain,
-                                       self.norm_c_shift)
+                                       self.norm_c_shift, *projection)
 
 
 def _layer_norm_projection(x, weight_ih_t, gain, shift, *bias):
@@ -540,9 +659,10 @@ def _layer_norm_projection(x, weight_ih_t, gain, shift, *bias):
     return projected + bias[0] if bias else projected
 
 
-def _layer_norm_lstm_step(projected, h, c, weight_hh_t, hh_gain, hh_shift, c_gain, c_shift):
+def _layer_norm_lstm_step(projected, h, c, weight_hh_t, hh_gain, hh_shift, c_gain, c_shift,
+                          *weight_hr_t):
     recurrent = _recurrent_norm(h, weight_hh_t, hh_gain, hh_shift)
-    return _layer_norm_lstm_update(projected, recurrent, c, c_gain, c_shift)
+    return _layer_norm_lstm_update(projected, recurrent, c, c_gain, c_shift, *weight_hr_t)
 
 
 @mg.fuse
@@ -552,7 +672,7 @@ def _recurrent_norm(h, weight_hh_t, gain, shift):
 
 
 @mg.fuse
-def _layer_norm_lstm_update(projected, recurrent, c, cell_gain, cell_shift):
+def _layer_norm_lstm_update(projected, recurrent, c, cell_gain, cell_shift, *weight_hr_t):
     """The layer-normalised LSTM step after the normalised recurrent product, recorded
     as one op."""
     # Ba et al. 2016, eq. 20-22: (i, f, g, o) = LN(W_h h) + LN(W_x x) + b
@@ -569,6 +689,7 @@ def _layer_norm_lstm_update(projected, recurrent, c, cell_gain, cell_shift):
     with mg.scope("cell_state"):
         c = f * c + i * g
     with mg.scope("hidden_state"):
-        h = o * mg.tanh(layer_norm(c, cell_gain, cell_shift, name="cell_norm"))
+        h = _project(o * mg.tanh(layer_norm(c, cell_gain, cell_shift, name="cell_norm")),
+                     weight_hr_t)
     _record_lstm(i, f, g, o, c, h)
     return h, c

@@ -1,35 +1,42 @@
 """Sequence layers: any recurrent cell, run over time, stacked and in both directions.
 
 :class:`SequenceLayer` takes a cell factory and does everything else once, for every
-cell: the input projection of all time steps with one product per layer and direction,
-the time loop, packed-sequence semantics for ``lengths``, stacking, bidirectionality,
-dropout between layers, and PyTorch's parameter names (``weight_ih_l0``,
-``bias_hh_l1_reverse``, ...). :class:`LSTM`, :class:`GRU` and the rest are thin
-subclasses that only choose the cell.
+cell: the time loop, packed sequences (``lengths=`` or a
+:class:`~minigrad.nn.utils.rnn.PackedSequence`), unbatched input, stacking,
+bidirectionality, dropout between layers, argument checks, and PyTorch's parameter
+names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...). :class:`LSTM`, :class:`GRU` and
+the rest are thin subclasses that only choose the cell.
 
-Backpropagation through time is the engine's own backward sweep. A cell that describes
-its step as functions of tensors (``scan_functions()``: the built-in cells) runs the
-whole sequence as ONE op, ``mg.scan``, which reuses the input projection's memory for
-the step's saved values and then for its gradient, as a hand-written LSTM does (with
-``lengths``, its mask keeps a finished sequence's state). Other cells run an unrolled
-loop, written so that the sweep stays linear in ``T``: the projected input is cut into steps with ONE
-``mg.unbind`` (whose backward is one ``stack``; indexing ``proj[t]`` per step would
-allocate a full-size zero gradient per step) and the outputs are joined with ONE
-``mg.stack`` (whose backward is one ``unbind``).
+The layer owns the parameters. Each cell's parameters are registered on the layer under
+the flat PyTorch names and the cell borrows them back (``Module.borrow``): the cell reads
+``self.weight_hh`` from the layer at every call, so assigning ``layer.weight_hh_l0``,
+tying two names to one parameter, ``load_state_dict``, ``to`` and optimizers all act on
+what computes. The cells sit in ``layer.cells`` (a ``ModuleList``, so train/eval reach
+them) and own no parameters themselves.
+
+One execution path: each layer and direction is one ``mg.scan``. A cell that describes
+its step as functions of tensors (the built-in cells) is scanned fused, as ONE op that
+reuses the input projection's memory; any other cell (its own ``forward`` or
+``step``) is scanned op by op (``fuse=False``). Either way the scan owns the time loop
+and the packed-sequence mask; backpropagation through time is the engine's own sweep.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
+import warnings
 
 import numpy
 
 import minigrad as mg
 from minigrad.nn import Module
 from minigrad.nn.functional import dropout as _dropout
+from minigrad.nn.utils import rnn
 from minigrad.tensor import collector_paused
 
+from . import checks
 from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,
-                    RNNCell)
+                    RNNCell, check_nonlinearity, scan_plan)
 from .gates import active_recorder
 
 __all__ = ["SequenceLayer", "RNN", "LSTM", "PeepholeLSTM", "CoupledLSTM", "GRU",
@@ -53,47 +60,57 @@ class SequenceLayer(Module):
     Parameters
     ----------
     cell_factory : callable
-        ``cell_factory(input_size, hidden_size, bias=bias, **cell_kwargs)`` returns a
-        cell: a Module with ``initial_state(batch_size, like)`` (the zero state: a tensor
-        or a tuple of tensors, each ``(B, ...)``), ``output(state)`` (the hidden output
-        ``(B, H)``), and either ``input_projection(x)`` plus ``step(projected_t, state)``
-        or just ``forward(x_t, state) -> state``. A cell may set ``output_size`` when its
-        output is not ``hidden_size`` wide. A cell whose ``scan_functions()`` returns
-        ``((prepare, prepare_params), (step, step_params))`` (``RecurrentCell`` builds it
-        from ``projection_function()`` and ``step_function()``) is run as one
-        ``mg.scan``.
+        ``cell_factory(input_size, hidden_size, bias=bias, **cell_kwargs)`` (and
+        ``proj_size=`` when it is not 0) returns a cell, usually a cell class. The layer
+        always passes ``bias=``, so a cell's constructor takes it. See docs/cells.md for
+        what a cell provides; in short a :class:`~models.cells.RecurrentCell` with
+        ``forward(x_t, state)``, or a Module with ``initial_state(batch_size, like)``,
+        ``output(state)`` and ``forward(x_t, state)``.
     input_size, hidden_size, num_layers : int
     bias : bool
     batch_first : bool
-        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
-    dropout : float
+        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
+        packed input are unaffected, as in PyTorch).
+    dropout : float in [0, 1]
         Dropout on each layer's output except the last, in training mode only.
     bidirectional : bool
+    proj_size : int
+        0, or the width ``P < hidden_size`` that the LSTM kinds project ``h`` to
+        (``weight_hr_l{k}`` of shape ``(P, H)``); passed to the cell when not 0.
     **cell_kwargs
         Passed on to every cell (``forget_bias``, ``nonlinearity``, ...).
 
-    Each cell's parameters are registered on the layer as ``{name}_l{k}`` (and
+    Each cell's parameters are owned by the layer as ``{name}_l{k}`` (and
     ``{name}_l{k}_reverse``), dots in nested names becoming underscores: PyTorch's names,
-    so a PyTorch ``nn.LSTM``/``nn.GRU``/``nn.RNN`` state dict loads directly. The cells
-    themselves are kept in ``self.cells``, outside the module tree.
+    so a PyTorch ``nn.LSTM``/``nn.GRU``/``nn.RNN`` state dict loads directly.
     """
 
     def __init__(self, cell_factory, input_size, hidden_size, num_layers=1, bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, **cell_kwargs):
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                 **cell_kwargs):
         super().__init__()
         name = type(self).__name__
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                           ("num_layers", num_layers)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        checks.check_size(name, "input_size", input_size)
+        checks.check_size(name, "hidden_size", hidden_size)
+        checks.check_size(name, "num_layers", num_layers)
+        for flag, value in (("bias", bias), ("batch_first", batch_first),
+                            ("bidirectional", bidirectional)):
+            checks.check_bool(name, flag, value)
+        checks.check_dropout(name, dropout)
+        if proj_size:
+            checks.check_proj_size(name, proj_size, hidden_size)
+            cell_kwargs["proj_size"] = proj_size
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout={dropout} acts between layers, and this layer "
+                          f"has num_layers=1, so it does nothing", UserWarning, stacklevel=3)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
+        self.bias = bias
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
         directions = 2 if bidirectional else 1
         cells = []
         layer_input = input_size
@@ -101,11 +118,21 @@ class SequenceLayer(Module):
             for direction in range(directions):
                 cell = cell_factory(layer_input, hidden_size, bias=bias, **cell_kwargs)
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                for param_name, param in cell.named_parameters():
-                    setattr(self, param_name.replace(".", "_") + suffix, param)
+                self._own_parameters(cell, suffix)
                 cells.append(cell)
             layer_input = directions * getattr(cells[-1], "output_size", hidden_size)
-        object.__setattr__(self, "cells", cells)     # not sub-modules: flat PyTorch names
+        self.cells = cells           # a ModuleList: sub-modules that own no parameters
+        self._cell_options = {k: v for k, v in cell_kwargs.items() if k != "proj_size"}
+
+    def _own_parameters(self, cell, suffix):
+        """Register every parameter of ``cell`` (and of its sub-modules) on the layer
+        under its flat PyTorch name; the cell borrows it back."""
+        for module_name, module in list(cell.named_modules()):
+            for param_name, param in list(module._parameters.items()):
+                if param is None:
+                    continue
+                dotted = f"{module_name}.{param_name}" if module_name else param_name
+                module.borrow(param_name, self, dotted.replace(".", "_") + suffix)
 
     @property
     def directions(self):
@@ -113,14 +140,27 @@ class SequenceLayer(Module):
 
     def extra_repr(self):
         extra = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            extra += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             extra += f", num_layers={self.num_layers}"
+        if not self.bias:
+            extra += ", bias=False"
         for flag in ("batch_first", "bidirectional"):
             if getattr(self, flag):
                 extra += f", {flag}=True"
         if self.dropout:
             extra += f", dropout={self.dropout}"
-        return extra
+        cell_class = type(self.cells[0])
+        defaults = _defaults(cell_class)
+        for option, value in self._cell_options.items():
+            if option not in defaults or defaults[option] != value:
+                extra += f", {option}={value!r}"
+        return extra + f", cell={cell_class.__name__}"
+
+    def __repr__(self):
+        # the cells are listed by kind only: their parameters are the layer's
+        return f"{type(self).__name__}({self.extra_repr()})"
 
     # ---- forward
     def forward(self, x, hx=None, lengths=None):
@@ -128,37 +168,67 @@ class SequenceLayer(Module):
 
         Parameters
         ----------
-        x : Tensor
-            ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``.
+        x : Tensor or PackedSequence
+            ``(T, B, input_size)``, ``(B, T, input_size)`` with ``batch_first``, or
+            unbatched ``(T, input_size)``; or a
+            :class:`~minigrad.nn.utils.rnn.PackedSequence` (``data`` ``(N,
+            input_size)``). Its dtype and backend must be the weights'.
         hx : state, optional
             The initial state of every layer and direction, each part
-            ``(num_layers * D, B, H)`` (for the LSTM kinds the pair ``(h_0, c_0)``);
-            zeros when None.
+            ``(num_layers * D, B, size)`` (``(num_layers * D, size)`` unbatched; for
+            the LSTM kinds the pair ``(h_0, c_0)``, ``h_0``'s size ``proj_size`` when
+            set); zeros when None. With a PackedSequence, in the original batch order.
         lengths : sequence of int, optional
             One length per sequence, in any order, each in ``[1, T]``: PyTorch's
-            packed-sequence results (outputs past a sequence's end are zero, the final
-            state is each sequence's state at its own last step, and the reverse
-            direction starts there).
+            packed-sequence results without packing (outputs past a sequence's end are
+            zero, the final state is each sequence's state at its own last step, and
+            the reverse direction starts there).
 
         Returns
         -------
-        output : Tensor
-            ``(T, B, D * H)`` (``(B, T, D * H)`` with ``batch_first``): the last layer's
-            hidden outputs, both directions concatenated.
+        output : Tensor or PackedSequence
+            ``(T, B, D * H_out)`` (``(B, T, D * H_out)`` with ``batch_first``,
+            ``(T, D * H_out)`` unbatched; packed like ``x`` when ``x`` is packed): the
+            last layer's hidden outputs, both directions concatenated. ``H_out`` is
+            ``proj_size`` when set, else ``hidden_size``.
         final : state
-            The final state, each part ``(num_layers * D, B, H)``: ``(h_n, c_n)`` for the
-            LSTM kinds, ``h_n`` for GRU and RNN.
+            The final state, each part ``(num_layers * D, B, size)`` (without ``B``
+            unbatched; in the original batch order for a PackedSequence): ``(h_n, c_n)``
+            for the LSTM kinds, ``h_n`` for GRU and RNN.
         """
-        x = self._check_input(x)
-        if self.batch_first:
+        name = type(self).__name__
+        packed = x if isinstance(x, rnn.PackedSequence) else None
+        if packed is not None:
+            if lengths is not None:
+                raise ValueError(f"{name}: a PackedSequence carries its lengths; pass "
+                                 f"lengths=None")
+            checks.check_input_tensor(name, packed.data, checks.first_weight(self))
+            x, lengths = rnn.padded_in_packed_order(packed)
+        elif not isinstance(x, mg.Tensor):
+            x = mg.tensor(x)
+        unbatched = packed is None and x.ndim == 2
+        self._check_input(x, lengths, unbatched)
+        if unbatched:
+            x = x.reshape(x.shape[0], 1, x.shape[1])       # one sequence of the batch
+        elif self.batch_first and packed is None:
             x = x.transpose(1, 0, 2)
         steps, batch = x.shape[0], x.shape[1]
         masks = self._masks(lengths, steps, batch, x)
-        initial = self._initial_states(hx, batch, x)
+        initial = self._initial_states(hx, batch, x, unbatched, packed)
         recorder = active_recorder()
         with collector_paused():       # thousands of recorded ops: see its docstring
             output, finals = self._run_layers(x, initial, masks, recorder)
-        return output, _map(lambda *parts: mg.stack(parts, axis=0), *finals)
+        final = _map(lambda *parts: mg.stack(parts, axis=0), *finals)
+        if packed is not None:
+            if packed.unsorted_indices is not None:     # h_n in the caller's order
+                final = _map(lambda f: f[:, packed.unsorted_indices], final)
+            return rnn.repack(output, packed), final
+        if unbatched:
+            return output.reshape(steps, output.shape[2]), \
+                _map(lambda f: f.reshape(f.shape[0], f.shape[2]), final)
+        if self.batch_first:
+            output = output.transpose(1, 0, 2)
+        return output, final
 
     def _run_layers(self, x, initial, masks, recorder):
         finals = []
@@ -168,9 +238,7 @@ class SequenceLayer(Module):
             for direction in range(self.directions):
                 index = layer * self.directions + direction
                 prefix = f"l{layer}" + ("_reverse" if direction else "")
-                recording = recorder._direction(prefix, bool(direction)) \
-                    if recorder is not None else contextlib.nullcontext()
-                with mg.scope(prefix), recording:
+                with mg.scope(prefix), _recording(recorder, prefix, bool(direction)):
                     output, final = self._run(self.cells[index], layer_input,
                                               initial[index], masks, bool(direction))
                 outputs.append(output)
@@ -178,101 +246,54 @@ class SequenceLayer(Module):
             layer_input = outputs[0] if len(outputs) == 1 else mg.concat(outputs, axis=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = _dropout(layer_input, self.dropout, training=True)
-        output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
-        return output, finals
-
-    def _run(self, cell, x, state, masks, reverse):
-        """One direction of one layer over all ``T`` steps: ``(outputs (T, B, H), final
-        state)``."""
-        if cell.training != self.training:
-            cell.train(self.training)
-        unrolled = getattr(cell, "unrolled", contextlib.nullcontext)
-        if hasattr(cell, "scan_functions"):
-            # the whole sequence as one op (mg.scan), where the cell says how
-            with unrolled():
-                functions = cell.scan_functions()
-                if functions is not None:
-                    (prepare, prepare_params), (step, params) = functions
-                    history, final = mg.scan(
-                        step, state, x, params, prepare=prepare,
-                        prepare_params=prepare_params,
-                        mask=None if masks is None else masks[:, :, 0], reverse=reverse)
-                    output = cell.output(history)
-                    if masks is not None:       # past its length a sequence outputs 0
-                        output = mg.where(masks, output, 0.0)
-                    return output, final
-        if hasattr(cell, "input_projection"):
-            inputs = mg.unbind(cell.input_projection(x), axis=0)
-            advance = cell.step
-        else:
-            inputs = mg.unbind(x, axis=0)
-            advance = cell
-        with unrolled():
-            outputs, state = self._steps(cell, advance, inputs, state, masks, reverse)
-        return mg.stack(outputs, axis=0), state
+        return layer_input, finals
 
     @staticmethod
-    def _steps(cell, advance, inputs, state, masks, reverse):
-        """The time loop: every step's output (in time order) and the final state."""
-        steps = len(inputs)
-        outputs = [None] * steps
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            with mg.scope(f"t{t}"):
-                new = advance(inputs[t], state)
-                if masks is None:
-                    state = new
-                    outputs[t] = cell.output(state)
-                else:
-                    # Packed sequences: past its length a sequence keeps its state (so the
-                    # forward final state is the one at its own last step, and the reverse
-                    # direction starts from the initial state at its own end) and outputs 0.
-                    mask = masks[t]             # (B, 1)
-                    state = _map(lambda n, o: mg.where(mask, n, o), new, state)
-                    outputs[t] = mg.where(mask, cell.output(state), 0.0)
-        return outputs, state
+    def _run(cell, x, state, masks, reverse):
+        """One direction of one layer over all ``T`` steps, as one ``mg.scan``:
+        ``(outputs (T, B, H_out), final state)``."""
+        plan = scan_plan(cell, state)
+        history, final = mg.scan(plan.step, state, x, plan.params, prepare=plan.prepare,
+                                 prepare_params=plan.prepare_params,
+                                 mask=None if masks is None else masks[:, :, 0],
+                                 reverse=reverse, fuse=plan.fuse)
+        output = cell.output(history)
+        if masks is not None:       # past its length a sequence outputs 0
+            output = mg.where(masks, output, 0.0)
+        return output, final
 
     # ---- arguments
-    def _check_input(self, x):
+    def _check_input(self, x, lengths, unbatched):
         name = type(self).__name__
-        if not isinstance(x, mg.Tensor):
-            x = mg.tensor(x)
-        if x.ndim != 3:
+        checks.check_input_tensor(name, x, checks.first_weight(self))
+        if x.ndim not in (2, 3):
             layout = "(batch, time, input_size)" if self.batch_first \
                 else "(time, batch, input_size)"
-            raise ValueError(f"{name}: input must be 3-D {layout}, got shape {x.shape}")
-        if x.shape[2] != self.input_size:
-            raise ValueError(f"{name}: input has size {x.shape[2]} in its last dimension, "
-                             f"expected input_size={self.input_size} (shape {x.shape})")
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"{name}: input of shape {x.shape} has no time steps or no "
-                             f"sequences")
-        return x
+            raise checks.SequenceError(f"{name}: input must be 3-D {layout} or unbatched "
+                                       f"2-D (time, input_size), got shape {x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise checks.SequenceError(
+                f"{name}: input has size {x.shape[-1]} in its last dimension, expected "
+                f"input_size={self.input_size} (shape {x.shape})")
+        if 0 in x.shape[:-1]:
+            raise checks.SequenceError(f"{name}: input of shape {x.shape} has no time "
+                                       f"steps or no sequences")
+        if unbatched and lengths is not None:
+            raise ValueError(f"{name}: lengths needs batched input; unbatched input "
+                             f"(time, input_size) is one sequence of its own length")
 
     def _masks(self, lengths, steps, batch, x):
         """A ``(T, B, 1)`` bool array, true where ``t < length``; None when every sequence
         has full length."""
         if lengths is None:
             return None
-        name = type(self).__name__
-        if isinstance(lengths, mg.Tensor):
-            lengths = lengths.numpy()
-        lengths = numpy.asarray(lengths)
-        if lengths.ndim != 1 or lengths.shape[0] != batch:
-            raise ValueError(f"{name}: lengths must hold one length per sequence (batch "
-                             f"size {batch}), got shape {lengths.shape}")
-        if lengths.dtype.kind not in "iu":
-            if lengths.dtype.kind != "f" or not numpy.all(lengths == numpy.round(lengths)):
-                raise ValueError(f"{name}: lengths must be integers, got {lengths!r}")
-            lengths = lengths.astype(numpy.int64)
-        if lengths.min() < 1 or lengths.max() > steps:
-            raise ValueError(f"{name}: lengths must lie in [1, {steps}] (the input's time "
-                             f"steps), got min {lengths.min()} and max {lengths.max()}")
+        lengths = rnn._check_lengths(lengths, batch, steps, type(self).__name__)
         if lengths.min() == steps:
             return None
         valid = numpy.arange(steps)[:, None, None] < lengths[None, :, None]   # (T, B, 1)
         return x.xp.asarray(valid)
 
-    def _initial_states(self, hx, batch, x):
+    def _initial_states(self, hx, batch, x, unbatched, packed):
         """One state per layer and direction, from ``hx`` or zeros."""
         templates = [cell.initial_state(batch, x) for cell in self.cells]
         if hx is None:
@@ -280,59 +301,77 @@ class SequenceLayer(Module):
         name = type(self).__name__
         count = len(self.cells)
         template = templates[0]
-        if isinstance(template, mg.Tensor):
-            if not isinstance(hx, mg.Tensor):
-                raise ValueError(f"{name}: hx must be one tensor of shape "
-                                 f"{(count,) + template.shape}, got {type(hx).__name__}")
-            hx_parts = (hx,)
-        else:
-            if not isinstance(hx, (tuple, list)) or len(hx) != len(template):
-                got = f"{len(hx)} items" if isinstance(hx, (tuple, list)) \
-                    else type(hx).__name__
-                raise ValueError(f"{name}: hx must be a tuple of {len(template)} tensors, "
-                                 f"each ({count}, batch, ...), got {got}")
-            hx_parts = tuple(hx)
+        zeros = _parts(template)
+        example = "(num_layers * directions, batch, size)" if len(zeros) == 1 \
+            else "(h_0, c_0), each (num_layers * directions, batch, size)"
+        given = checks.state_parts(name, "hx", hx, len(zeros), example)
         pieces = []
-        for k, (part, zero) in enumerate(zip(hx_parts, _parts(template))):
-            expected = (count,) + zero.shape
-            if not isinstance(part, mg.Tensor) or part.shape != expected:
-                label = "hx" if isinstance(template, mg.Tensor) else f"hx[{k}]"
-                got = part.shape if isinstance(part, mg.Tensor) else type(part).__name__
-                raise ValueError(f"{name}: {label} must have shape {expected} "
-                                 f"(num_layers * directions, batch, size), got {got}")
+        for k, (part, zero) in enumerate(zip(given, zeros)):
+            label = "hx" if len(zeros) == 1 else f"hx[{k}]"
+            expected = (count,) + (zero.shape[1:] if unbatched else zero.shape)
+            checks.check_same(name, label, part, "input", x)
+            if part.shape != expected:
+                layout = "(num_layers * directions, size) for unbatched input" \
+                    if unbatched else "(num_layers * directions, batch, size)"
+                raise checks.SequenceError(f"{name}: {label} must have shape {expected} "
+                                           f"{layout}, got {part.shape}")
+            if unbatched:
+                part = part.reshape(count, 1, part.shape[1])
+            if packed is not None and packed.sorted_indices is not None:
+                part = part[:, packed.sorted_indices]      # into the packed order
             pieces.append([p.reshape(zero.shape) for p in mg.split(part, count, axis=0)])
-        if isinstance(template, mg.Tensor):
+        if len(zeros) == 1:
             return pieces[0]
         return [tuple(p[i] for p in pieces) for i in range(count)]
+
+
+def _recording(recorder, prefix, reverse):
+    """The gate recorder's context for one direction of one layer (or nothing)."""
+    return recorder._direction(prefix, reverse) if recorder is not None \
+        else contextlib.nullcontext()
+
+
+def _defaults(cell_class):
+    """A cell constructor's keyword defaults (for ``repr``: options left out when
+    they are the default)."""
+    try:
+        parameters = inspect.signature(cell_class).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 class RNN(SequenceLayer):
     """Elman RNN layer (:class:`~models.cells.RNNCell`), as PyTorch's ``nn.RNN``.
 
-    ``RNN(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, nonlinearity="tanh")``;
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False)``, PyTorch's positional order;
     ``forward(x, hx=None, lengths=None) -> (output, h_n)``. See :class:`SequenceLayer`.
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, nonlinearity="tanh"):
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+                 bias=True, batch_first=False, dropout=0.0, bidirectional=False):
+        check_nonlinearity("RNN", nonlinearity)
         super().__init__(RNNCell, input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, nonlinearity=nonlinearity)
+        self.nonlinearity = nonlinearity
 
 
 class LSTM(SequenceLayer):
     """LSTM layer (:class:`~models.cells.LSTMCell`), as PyTorch's ``nn.LSTM``.
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, forget_bias=0.0)``;
-    ``forward(x, hx=None, lengths=None) -> (output, (h_n, c_n))``. See
+    dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0)``;
+    ``forward(x, hx=None, lengths=None) -> (output, (h_n, c_n))``. With ``proj_size``
+    ``P``, ``h`` is projected to ``P`` (``weight_hr_l{k}`` ``(P, H)``): ``output`` is
+    ``(T, B, D * P)``, ``h_n`` ``(num_layers * D, B, P)``, ``c_n`` keeps ``H``. See
     :class:`SequenceLayer`.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, forget_bias=0.0):
+                 dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0):
         super().__init__(LSTMCell, input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, forget_bias=forget_bias)
+                         dropout, bidirectional, proj_size, forget_bias=forget_bias)
 
 
 class PeepholeLSTM(SequenceLayer):
@@ -340,9 +379,10 @@ class PeepholeLSTM(SequenceLayer):
     plus ``weight_ci_l0``, ``weight_cf_l0``, ``weight_co_l0``, ..."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, forget_bias=0.0):
+                 dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0):
         super().__init__(PeepholeLSTMCell, input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, forget_bias=forget_bias)
+                         batch_first, dropout, bidirectional, proj_size,
+                         forget_bias=forget_bias)
 
 
 class CoupledLSTM(SequenceLayer):
@@ -350,9 +390,10 @@ class CoupledLSTM(SequenceLayer):
     with ``(3H, ·)`` weights in gate order f, g, o."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, forget_bias=0.0):
+                 dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0):
         super().__init__(CoupledLSTMCell, input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, forget_bias=forget_bias)
+                         batch_first, dropout, bidirectional, proj_size,
+                         forget_bias=forget_bias)
 
 
 class GRU(SequenceLayer):
@@ -374,6 +415,7 @@ class LayerNormLSTM(SequenceLayer):
     :class:`LSTM`. Nothing here but the choice of cell."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, forget_bias=0.0):
+                 dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0):
         super().__init__(LayerNormLSTMCell, input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, forget_bias=forget_bias)
+                         batch_first, dropout, bidirectional, proj_size,
+                         forget_bias=forget_bias)

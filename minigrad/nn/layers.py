@@ -99,6 +99,14 @@ class Embedding(Module):
         data = _backend.convert(data, _backend.of(self.weight.data))
         if data.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {data.dtype}")
+        if data.size:
+            # NumPy would read a negative index from the end; PyTorch refuses it
+            backend = _backend.of(data)
+            low, high = (int(v) for v in backend.to_host(
+                backend.xp.stack([data.min(), data.max()])))
+            if low < 0 or high >= self.num_embeddings:
+                raise IndexError(f"Embedding: indices must lie in [0, {self.num_embeddings})"
+                                 f" (num_embeddings), got min {low} and max {high}")
         return self.weight[data]
 
     def extra_repr(self):
@@ -111,7 +119,7 @@ class Dropout(Module):
 
     Parameters
     ----------
-    p : float in [0, 1)
+    p : float in [0, 1]
         Probability of zeroing an element.
 
     Shapes
@@ -121,8 +129,8 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):

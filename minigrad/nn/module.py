@@ -1,4 +1,10 @@
-"""Modules: parameters registered by attribute, state dicts, train/eval, backends."""
+"""Modules: parameters registered by attribute, state dicts, train/eval, backends.
+
+A module may *borrow* a parameter that another module owns (:meth:`Module.borrow`): the
+name then reads and writes the owner's attribute, so the owner's registry is the one
+place the parameter lives. A recurrent layer owns its cells' parameters under PyTorch's
+flat names this way, and whatever is assigned to the layer is what its cells compute with.
+"""
 from __future__ import annotations
 
 from .. import backend as _backend
@@ -31,13 +37,20 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call "
                                  f"super().__init__() before setting {name!r}")
-        self._parameters.pop(name, None)
+        borrowed = self.__dict__.get("_borrowed")
+        if borrowed and name in borrowed:
+            owner, owner_name = borrowed[name]
+            setattr(owner, owner_name, value)
+            return
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
             if value.name is None:
                 value.name = name
-            self._parameters[name] = value
-        elif isinstance(value, Module):
+            self._parameters[name] = value      # a name set again keeps its place
+            object.__setattr__(self, name, value)
+            return
+        self._parameters.pop(name, None)
+        if isinstance(value, Module):
             self._modules[name] = value
         elif isinstance(value, (list, tuple)) and value and \
                 all(isinstance(v, Module) for v in value):
@@ -45,7 +58,39 @@ class Module:
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
+    def __getattr__(self, name):
+        # only reached when the ordinary lookup fails: a borrowed name reads its owner's
+        borrowed = self.__dict__.get("_borrowed")
+        if borrowed and name in borrowed:
+            owner, owner_name = borrowed[name]
+            return getattr(owner, owner_name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def borrow(self, name, owner, owner_name):
+        """Hand this module's parameter ``name`` to ``owner``, registered there as
+        ``owner_name``; from now on ``self.name`` reads and assigns ``owner.owner_name``.
+
+        The parameter then counts once, as the owner's (``parameters()``,
+        ``state_dict()``, ``load_state_dict``, ``to``), and assigning or tying it on
+        the owner changes what this module computes with.
+        """
+        param = self._parameters.pop(name)
+        object.__delattr__(self, name)
+        setattr(owner, owner_name, param)
+        if "_borrowed" not in self.__dict__:
+            object.__setattr__(self, "_borrowed", {})
+        self._borrowed[name] = (owner, owner_name)
+
+    def borrowed(self):
+        """``{name: (owner, owner_name)}`` of the parameters this module borrows."""
+        return dict(self.__dict__.get("_borrowed", {}))
+
     def __delattr__(self, name):
+        borrowed = self.__dict__.get("_borrowed")
+        if borrowed and name in borrowed:
+            owner, owner_name = borrowed[name]
+            delattr(owner, owner_name)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
@@ -99,19 +144,28 @@ class Module:
         return self.train(False)
 
     # ---- state
+    def _named_parameter_slots(self):
+        """``(dotted name, Parameter)`` for every registered name, a parameter tied to
+        two names listed under both (as PyTorch's state dict lists it)."""
+        for module_name, module in self.named_modules():
+            for name, param in module._parameters.items():
+                yield (f"{module_name}.{name}" if module_name else name), param
+
     def state_dict(self):
-        """``{dotted name: NumPy array}``, copied off the GPU."""
+        """``{dotted name: NumPy array}``, copied off the GPU. A parameter registered
+        under two names (tied) appears under both."""
         return {name: _backend.to_numpy(param.data).copy()
-                for name, param in self.named_parameters()}
+                for name, param in self._named_parameter_slots()}
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays (NumPy, or anything with ``__array__``) into the parameters.
 
         Each value is cast to its parameter's dtype and moved to its backend. A missing,
         unexpected or mis-shaped entry raises ``KeyError``/``ValueError`` naming every
-        one of them (with both shapes); nothing is loaded then.
+        one of them (with both shapes); nothing is loaded then. A tied parameter takes
+        the entry of whichever of its names comes last.
         """
-        params = dict(self.named_parameters())
+        params = dict(self._named_parameter_slots())
         numpy = _backend.get("numpy").xp
         arrays = {}
         problems = []

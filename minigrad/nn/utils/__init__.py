@@ -1,9 +1,10 @@
-"""Gradient utilities that act on parameters' ``.grad`` in place."""
+"""Utilities: gradient clipping that acts on parameters' ``.grad`` in place, and packed
+sequences (:mod:`minigrad.nn.utils.rnn`, PyTorch's ``torch.nn.utils.rnn``)."""
 from __future__ import annotations
 
 import math
 
-from ..tensor import Tensor
+from ...tensor import Tensor
 
 
 def clip_grad_norm_(params, max_norm, norm_type=2.0):
@@ -41,3 +42,6 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
         for g in grads:
             g *= g.dtype.type(coef)
     return total
+
+
+from . import rnn  # noqa: E402  (PyTorch's torch.nn.utils.rnn: packed sequences)
