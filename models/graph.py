@@ -3,9 +3,12 @@
     python -m models.graph lstm -o lstm_cell.svg
     python -m models.graph gru -o gru.png --input-size 3 --hidden-size 4
     python -m models.graph lstm -o lstm_seq.svg --steps 50 --max-steps 2
+    python -m models.graph mypackage.cells:MyCell -o my_cell.svg
+
+The kind is a built-in one (:data:`KINDS`) or any cell class named ``module:Class``.
 
 One step of the cell is run on named inputs ``x_t``, ``h_prev`` (and ``c_prev`` for the
-LSTM kinds) and drawn with :func:`minigrad.viz.render`: each gate a cluster, the path of
+LSTM kinds; a user's cell's further state parts ``state{k}_prev``) and drawn with :func:`minigrad.viz.render`: each gate a cluster, the path of
 the cell state (``c_prev → c_t``; ``h_prev → h_t`` for GRU and RNN) drawn thick.
 The format follows the extension of ``-o``: ``.svg``, ``.png``, ``.pdf`` or ``.gv``.
 """
@@ -18,7 +21,7 @@ import minigrad as mg
 
 from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,
                     RNNCell)
-from .layers import GRU, LSTM, RNN, CoupledLSTM, LayerNormLSTM, PeepholeLSTM
+from .layers import GRU, LSTM, RNN, CoupledLSTM, LayerNormLSTM, PeepholeLSTM, SequenceLayer
 
 # kind -> (cell class, layer class, title)
 KINDS = {
@@ -40,27 +43,45 @@ def _named(tensor, name):
     return tensor
 
 
+def cell_class_of(kind):
+    """The cell class of a built-in ``kind`` or of ``"module:Class"``."""
+    if kind in KINDS:
+        return KINDS[kind][0]
+    from .tasks.recurrent import resolve_cell_class
+    return resolve_cell_class(kind)
+
+
+def title_of(kind):
+    return KINDS[kind][2] if kind in KINDS else cell_class_of(kind).__name__
+
+
+def _state_names(count):
+    return ["h", "c"] if count == 2 else ["h"] + [f"state{k}" for k in range(1, count)]
+
+
 def cell_step(kind, input_size=3, hidden_size=4, batch_size=2):
-    """Run one step of a ``kind`` cell on named inputs.
+    """Run one step of a ``kind`` cell (built-in, or ``"module:Class"``) on named inputs.
 
     Returns
     -------
     outputs : list of Tensor
-        ``[h_t, c_t]`` for the LSTM kinds, ``[h_t]`` for GRU and RNN.
+        ``[h_t, c_t]`` for the LSTM kinds, ``[h_t]`` for GRU and RNN: every state part.
     highlight : (Tensor, Tensor)
-        The state's path to draw thick: ``(c_prev, c_t)`` or ``(h_prev, h_t)``.
+        The state's path to draw thick: its last part's, ``(c_prev, c_t)`` or
+        ``(h_prev, h_t)``.
     """
-    cell_class = KINDS[kind][0]
     mg.manual_seed(0)
-    cell = cell_class(input_size, hidden_size)
+    cell = cell_class_of(kind)(input_size, hidden_size)
     x = _named(mg.randn(batch_size, input_size), "x_t")
-    h = _named(mg.zeros(batch_size, hidden_size), "h_prev")
-    if cell.state_count == 2:
-        c = _named(mg.zeros(batch_size, hidden_size), "c_prev")
-        h_t, c_t = cell(x, (h, c))
-        return [_named(h_t, "h_t"), _named(c_t, "c_t")], (c, c_t)
-    h_t = _named(cell(x, h), "h_t")
-    return [h_t], (h, h_t)
+    state = cell.initial_state(batch_size, x)
+    single = isinstance(state, mg.Tensor)
+    parts = [state] if single else list(state)
+    names = _state_names(len(parts))
+    parts = [_named(p, f"{n}_prev") for p, n in zip(parts, names)]
+    new = cell(x, parts[0] if single else tuple(parts))
+    new = [new] if single else list(new)
+    new = [_named(p, f"{n}_t") for p, n in zip(new, names)]
+    return new, (parts[-1], new[-1])
 
 
 def cell_graph(kind, input_size=3, hidden_size=4, batch_size=2, title=True, **graph_options):
@@ -69,30 +90,32 @@ def cell_graph(kind, input_size=3, hidden_size=4, batch_size=2, title=True, **gr
     outputs, highlight = cell_step(kind, input_size, hidden_size, batch_size)
     graph_options.setdefault("highlight", highlight)
     if title is True:
-        title = KINDS[kind][2]
+        title = title_of(kind)
     return mg.viz.graph(*outputs, title=title or None, **graph_options)
 
 
 def sequence_step(kind, steps, input_size=3, hidden_size=4, batch_size=2):
     """Run a one-layer ``kind`` sequence layer over ``steps`` steps on named inputs
     (``x`` ``(T, B, I)``, ``h_0``/``c_0``); returns the outputs to draw."""
-    layer_class = KINDS[kind][1]
     mg.manual_seed(0)
-    layer = layer_class(input_size, hidden_size)
+    layer = KINDS[kind][1](input_size, hidden_size) if kind in KINDS \
+        else SequenceLayer(cell_class_of(kind), input_size, hidden_size)
     x = _named(mg.randn(steps, batch_size, input_size), "x")
-    h0 = _named(mg.zeros(1, batch_size, hidden_size), "h_0")
-    if KINDS[kind][0].state_count == 2:
-        c0 = _named(mg.zeros(1, batch_size, hidden_size), "c_0")
-        output, (h_n, c_n) = layer(x, (h0, c0))
-        return [_named(output, "output"), _named(h_n, "h_n"), _named(c_n, "c_n")]
-    output, h_n = layer(x, h0)
-    return [_named(output, "output"), _named(h_n, "h_n")]
+    template = layer.cells[0].initial_state(batch_size, x)
+    single = isinstance(template, mg.Tensor)
+    parts = [template] if single else list(template)
+    names = _state_names(len(parts))
+    initial = [_named(p.reshape((1,) + p.shape), f"{n}_0") for p, n in zip(parts, names)]
+    output, final = layer(x, initial[0] if single else tuple(initial))
+    final = [final] if single else list(final)
+    return [_named(output, "output")] + [_named(f, f"{n}_n") for f, n in zip(final, names)]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m models.graph", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=sorted(KINDS))
+    parser.add_argument("kind", help=f"one of {', '.join(sorted(KINDS))}, or a cell class "
+                                     f"as module:Class")
     parser.add_argument("-o", "--output", required=True,
                         help="file to write: .svg, .png, .pdf (need Graphviz) or .gv/.dot")
     parser.add_argument("--input-size", type=int, default=3)
@@ -114,6 +137,10 @@ def main(argv=None):
     parser.add_argument("--dpi", type=int, default=None, help="resolution of a PNG")
     parser.add_argument("--title", default=None, help="caption (default: the cell's name)")
     args = parser.parse_args(argv)
+    try:
+        cell_class_of(args.kind)
+    except ValueError as error:
+        parser.error(str(error))
 
     options = dict(rankdir=args.rankdir, show_shapes=not args.no_shapes,
                    show_tensors="all" if args.all_tensors else not args.ops_only,
@@ -122,13 +149,13 @@ def main(argv=None):
     if args.steps is not None:
         outputs = sequence_step(args.kind, args.steps, args.input_size, args.hidden_size,
                                 args.batch_size)
-        title = args.title or f"{KINDS[args.kind][2].replace(' cell', '')} over " \
+        title = args.title or f"{title_of(args.kind).replace(' cell', '')} over " \
                               f"{args.steps} steps"
         options.update(max_steps=args.max_steps, title=title)
     else:
         outputs, highlight = cell_step(args.kind, args.input_size, args.hidden_size,
                                        args.batch_size)
-        options.update(highlight=highlight, title=args.title or KINDS[args.kind][2])
+        options.update(highlight=highlight, title=args.title or title_of(args.kind))
     try:
         path = mg.viz.render(outputs, args.output, dpi=args.dpi, **options)
     except mg.viz.GraphvizNotFound as error:

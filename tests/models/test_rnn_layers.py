@@ -8,9 +8,11 @@ import pytest
 
 import minigrad as mg
 from minigrad.nn import Module, Parameter
+from minigrad.nn.utils import rnn
 from models import (GRU, LSTM, RNN, CoupledLSTM, CoupledLSTMCell, GRUCell, LayerNormLSTM,
-                    LayerNormLSTMCell, LSTMCell, PeepholeLSTM, SequenceLayer, record_gate,
-                    record_gates)
+                    LayerNormLSTMCell, LSTMCell, PeepholeLSTM, RecurrentCell, SequenceLayer,
+                    record_gate, record_gates)
+from models import cells as cells_module
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -336,18 +338,30 @@ def test_gates_are_recorded_in_named_scopes():
 # ---- docs/cells.md: its examples run, and the how-to's cell is the shipped one
 
 def test_docs_cells_examples_run_and_match_shipped_cell():
+    # each block runs on its own, in a fresh namespace: a reader can copy any one
     text = (ROOT / "docs" / "cells.md").read_text()
     blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
     assert len(blocks) >= 5
-    namespace = {"__name__": "docs_cells"}
+    namespaces = []
     for number, block in enumerate(blocks, 1):
+        namespace = {"__name__": f"docs_cells_{number}"}
         exec(compile(block, f"docs/cells.md[block {number}]", "exec"), namespace)
-    mine = namespace["MyLayerNormLSTMCell"](3, 4)
+        namespaces.append(namespace)
+    mine = next(n for n in namespaces if "MyLayerNormLSTMCell" in n)["MyLayerNormLSTMCell"](3, 4)
     shipped = LayerNormLSTMCell(3, 4)
     shipped.load_state_dict(mine.state_dict())
     x = mg.randn(2, 3)
     for a, b in zip(mine(x), shipped(x)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+    # the minimal gated unit both ways: the same numbers from the same weights
+    slow = next(n for n in namespaces if "MinimalGatedCell" in n)["MinimalGatedCell"]
+    fast = next(n for n in namespaces if "FastMinimalGatedCell" in n)["FastMinimalGatedCell"]
+    slow_layer = SequenceLayer(slow, 3, 4, bidirectional=True)
+    fast_layer = SequenceLayer(fast, 3, 4, bidirectional=True)
+    fast_layer.load_state_dict(slow_layer.state_dict())
+    x = mg.randn(6, 2, 3)
+    for a, b in zip(slow_layer(x, lengths=[6, 2]), fast_layer(x, lengths=[6, 2])):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # ---- device backends: nothing in models/ leaks to the host
@@ -436,3 +450,85 @@ def test_scanned_layers_equal_op_by_op(layer_class, options, lengths):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(grads, expected_grads):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+# ---- the custom-cell contract (docs/cells.md)
+
+class ForwardOnlyLSTM(RecurrentCell):
+    """A RecurrentCell with only forward, a two-part state, names of its own and a
+    sub-module: every layer feature must still work."""
+    state_count = 2
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size)
+        self.reader = mg.nn.Linear(input_size, 4 * hidden_size, bias=bias)
+        self.recurrent_kernel = self._parameter(4 * hidden_size, hidden_size)
+
+    def forward(self, x, state):
+        h, c = state
+        i, f, g, o = (self.reader(x) + h @ self.recurrent_kernel.T).chunk(4, axis=1)
+        f = mg.sigmoid(f)
+        record_gate("forget_gate", f)
+        c = f * c + mg.sigmoid(i) * mg.tanh(g)
+        return mg.sigmoid(o) * mg.tanh(c), c
+
+
+def test_forward_only_cell_gets_every_layer_feature():
+    layer = to_float64(SequenceLayer(ForwardOnlyLSTM, 3, 4, num_layers=2, bidirectional=True))
+    names = [n for n, _ in layer.named_parameters()]
+    # a module's own parameters first, then its sub-modules' (PyTorch's order)
+    assert names[:3] == ["recurrent_kernel_l0", "reader_weight_l0", "reader_bias_l0"]
+    lstm = to_float64(LSTM(3, 4, num_layers=2, bidirectional=True))
+    # the same weights under PyTorch's names: reader = weight_ih and both biases in one
+    state = {}
+    for suffix in ("_l0", "_l0_reverse", "_l1", "_l1_reverse"):
+        state["weight_ih" + suffix] = layer.state_dict()["reader_weight" + suffix]
+        state["weight_hh" + suffix] = layer.state_dict()["recurrent_kernel" + suffix]
+        state["bias_ih" + suffix] = layer.state_dict()["reader_bias" + suffix]
+        state["bias_hh" + suffix] = np.zeros(16)
+    lstm.load_state_dict(state)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((6, 3, 3)))
+    lengths = [6, 2, 4]
+    with record_gates() as gates:
+        ours, (h_n, c_n) = layer(x, lengths=lengths)
+    theirs, (h_ref, c_ref) = lstm(x, lengths=lengths)
+    for a, b in ((ours, theirs), (h_n, h_ref), (c_n, c_ref)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+    assert gates["l1_reverse/forget_gate"].shape == (6, 3, 4)
+    packed = rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    packed_out, (packed_h, _) = layer(packed)
+    np.testing.assert_allclose(packed_h.numpy(), h_ref.numpy(), rtol=1e-10, atol=1e-12)
+    alone, _ = layer(x[:, 0])                                 # unbatched
+    np.testing.assert_allclose(alone.numpy(), theirs.numpy()[:, 0], rtol=1e-10, atol=1e-12)
+    # assigning through the layer reaches the cell's sub-module
+    layer.reader_bias_l0 = Parameter(mg.tensor(np.full(16, 5.0)))
+    assert layer.cells[0].reader.bias is layer.reader_bias_l0
+    changed, _ = layer(x, lengths=lengths)
+    assert not np.allclose(changed.numpy(), ours.numpy())
+
+
+def test_which_description_of_the_step_a_layer_runs():
+    class Counting(LSTMCell):             # forward overridden below the step_function
+        calls = 0
+
+        def forward(self, x, state):
+            Counting.calls += 1
+            return super().forward(x, state)
+
+    layer = SequenceLayer(Counting, 3, 4)
+    layer(mg.randn(5, 2, 3))
+    assert Counting.calls == 5            # the user's forward ran, step by step
+    assert cells_module.scan_plan(LSTMCell(3, 4), None).fuse       # built-ins: fused
+    assert not cells_module.scan_plan(ForwardOnlyLSTM(3, 4), None).fuse
+
+    class NoStep(RecurrentCell):
+        def __init__(self, input_size, hidden_size, bias=True):
+            super().__init__(input_size, hidden_size)
+    with pytest.raises(NotImplementedError, match="defines none of forward"):
+        SequenceLayer(NoStep, 3, 4)(mg.randn(5, 2, 3))
+
+
+def test_bias_is_passed_to_the_cell():
+    layer = SequenceLayer(ForwardOnlyLSTM, 3, 4, bias=False)
+    assert [n for n, _ in layer.named_parameters()] == ["recurrent_kernel_l0",
+                                                        "reader_weight_l0"]
