@@ -8,6 +8,7 @@ the engine's own backward sweep. See docs/cells.md for writing your own cell.
 """
 from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,
                     RecurrentCell, RNNCell, layer_norm)
+from .checks import SequenceError, StateTypeError
 from .gates import GateRecord, record_gate, record_gates
 from .layers import (GRU, LSTM, RNN, CoupledLSTM, LayerNormLSTM, PeepholeLSTM,
                      SequenceLayer)
@@ -15,4 +16,5 @@ from .layers import (GRU, LSTM, RNN, CoupledLSTM, LayerNormLSTM, PeepholeLSTM,
 __all__ = ["RNNCell", "LSTMCell", "PeepholeLSTMCell", "CoupledLSTMCell", "GRUCell",
            "LayerNormLSTMCell", "RecurrentCell", "layer_norm",
            "RNN", "LSTM", "PeepholeLSTM", "CoupledLSTM", "GRU", "LayerNormLSTM",
-           "SequenceLayer", "record_gates", "record_gate", "GateRecord"]
+           "SequenceLayer", "record_gates", "record_gate", "GateRecord", "SequenceError",
+           "StateTypeError"]

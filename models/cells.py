@@ -5,19 +5,16 @@ engine's own backward sweep. Parameters follow PyTorch's blocked layout: the gat
 weights are stacked along the first axis in one order per cell (LSTM: i, f, g, o), so a
 step is ONE product ``h @ weight_hh.T`` for all gates, cut with one ``chunk``.
 
-The cell protocol, which :class:`models.layers.SequenceLayer` relies on:
-
-``initial_state(batch_size, like)``
-    the zero state (a tensor, or a tuple of tensors) with ``like``'s dtype and backend.
-``output(state)``
-    the hidden output ``h`` of a state.
-``input_projection(x)`` (optional)
-    the part of the pre-activations that depends on the input alone, for ``x`` of any
-    leading shape; a layer computes it for all time steps with one product.
-``step(projected_x, state)``
-    the next state, from one step's projected input ``(B, G)``.
-``forward(x, state=None)``
-    ``step(input_projection(x), state)``, with zeros for a missing state.
+The cell protocol, which :class:`models.layers.SequenceLayer` relies on (docs/cells.md
+has it in full): ``initial_state(batch_size, like)`` (the zero state: a tensor, or a
+tuple of tensors, batch first), ``output(state)`` (the hidden output ``h``, also of a
+stacked history), and the step, as ``forward(x_t, state)``, as ``input_projection(x)``
+plus ``step(projected_t, state)``, or as functions of tensors
+(``projection_function()``, ``step_function()``: the fast path, one fused ``mg.scan``
+per sequence). :class:`RecurrentCell` gives the rest, and :meth:`RecurrentCell.scan_plan`
+says which of the three a layer runs. Inside a layer a cell owns no parameters: it
+borrows them from the layer (``Module.borrow``), which registers them under PyTorch's
+flat names.
 
 Each gate is computed inside ``mg.scope(<gate name>)`` so the graph renderer draws it
 as a cluster, and handed to :func:`models.gates.record_gate` for inspection.
@@ -331,6 +328,11 @@ class RNNCell(_GatedCell):
         """One step: ``x`` ``(B, input_size)``, ``h`` ``(B, hidden_size)`` (zeros when
         None); returns the next ``h``."""
         return super().forward(x, h)
+
+    def extra_repr(self):
+        extra = super().extra_repr()
+        return extra + (f", nonlinearity={self.nonlinearity!r}"
+                        if self.nonlinearity != "tanh" else "")
 
     def step_function(self):
         step = _rnn_tanh_step if self.nonlinearity == "tanh" else _rnn_relu_step
