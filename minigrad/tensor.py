@@ -227,6 +227,11 @@ def tap(name, tensor):
         state.tap(name, tensor)
 
 
+def current_tap():
+    """The handler of the innermost :func:`tapping` block in this thread, or None."""
+    return state.tap
+
+
 @contextlib.contextmanager
 def tapping(handler):
     """``with mg.tapping(handler):`` calls ``handler(name, tensor)`` for every
