@@ -36,8 +36,8 @@ from minigrad.nn import Module, Parameter, init
 from . import checks
 from .gates import record_gate
 
-__all__ = ["RecurrentCell", "ScanPlan", "scan_plan", "RNNCell", "LSTMCell", "PeepholeLSTMCell", "CoupledLSTMCell",
-           "GRUCell", "LayerNormLSTMCell", "layer_norm"]
+__all__ = ["RecurrentCell", "ScanPlan", "scan_plan", "RNNCell", "LSTMCell",
+           "PeepholeLSTMCell", "CoupledLSTMCell", "GRUCell", "LayerNormLSTMCell", "layer_norm"]
 
 
 class RecurrentCell(Module):

@@ -8,8 +8,9 @@
 The kind is a built-in one (:data:`KINDS`) or any cell class named ``module:Class``.
 
 One step of the cell is run on named inputs ``x_t``, ``h_prev`` (and ``c_prev`` for the
-LSTM kinds; a user's cell's further state parts ``state{k}_prev``) and drawn with :func:`minigrad.viz.render`: each gate a cluster, the path of
-the cell state (``c_prev → c_t``; ``h_prev → h_t`` for GRU and RNN) drawn thick.
+LSTM kinds; a user's cell's further state parts ``state{k}_prev``) and drawn with
+:func:`minigrad.viz.render`: each gate a cluster, the path of the state's last part
+(``c_prev → c_t``; ``h_prev → h_t`` for GRU and RNN) drawn thick.
 The format follows the extension of ``-o``: ``.svg``, ``.png``, ``.pdf`` or ``.gv``.
 """
 from __future__ import annotations

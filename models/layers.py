@@ -287,7 +287,7 @@ class SequenceLayer(Module):
         has full length."""
         if lengths is None:
             return None
-        lengths = rnn._check_lengths(lengths, batch, steps, type(self).__name__)
+        lengths = rnn.check_lengths(lengths, batch, steps, type(self).__name__)
         if lengths.min() == steps:
             return None
         valid = numpy.arange(steps)[:, None, None] < lengths[None, :, None]   # (T, B, 1)

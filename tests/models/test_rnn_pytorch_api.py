@@ -397,3 +397,25 @@ def test_repr_names_the_cell_and_options():
     assert "forget_bias=1.0" in repr(LSTM(3, 4, forget_bias=1.0))
     assert repr(GRU(3, 4, dropout=0.5, num_layers=2)) == \
         "GRU(3, 4, num_layers=2, dropout=0.5, cell=GRUCell)"
+
+
+def test_packed_projected_unbatched_on_the_device_standin():
+    # nothing in packing, projection or unbatched input round-trips through the host
+    x = np.random.default_rng(9).standard_normal((5, 3, I)).astype(np.float32)
+    host = LSTM(I, H, num_layers=2, bidirectional=True, proj_size=2)
+    expected, (expected_h, _) = host(rnn.pack_padded_sequence(mg.tensor(x), [2, 5, 3],
+                                                              enforce_sorted=False))
+    with mg.use_backend("standin"):
+        layer = LSTM(I, H, num_layers=2, bidirectional=True, proj_size=2)
+        layer.load_state_dict(host.state_dict())
+        x_device = mg.tensor(x, requires_grad=True)
+        output, (h_n, _) = layer(rnn.pack_padded_sequence(x_device, [2, 5, 3],
+                                                          enforce_sorted=False))
+        (output.data.sum() + h_n.sum()).backward()
+        assert x_device.grad.backend == "standin"
+        padded, lengths = rnn.pad_packed_sequence(output)
+        assert padded.backend == "standin" and lengths.tolist() == [2, 5, 3]
+        single, single_h = GRU(I, H)(mg.tensor(x[:, 0]))
+        assert single.shape == (5, H) and single_h.shape == (1, H)
+    np.testing.assert_allclose(output.data.numpy(), expected.data.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_n.numpy(), expected_h.numpy(), rtol=1e-5, atol=1e-6)

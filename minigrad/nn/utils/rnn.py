@@ -124,7 +124,9 @@ def _on(like, host_array):
     return _backend.convert(host_array, _backend.of(like.data))
 
 
-def _check_lengths(lengths, batch, steps, owner):
+def check_lengths(lengths, batch, steps, owner):
+    """``lengths`` as a host int64 array: one per sequence of the batch, each in
+    ``[1, steps]``; ``owner`` names the caller in the message."""
     lengths = _host_ints(lengths, f"{owner}: lengths")
     if lengths.ndim != 1 or lengths.shape[0] != batch:
         raise SequenceError(f"{owner}: lengths must hold one length per sequence (batch "
@@ -178,7 +180,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
                             f"axis, got shape {input.shape}")
     steps, batch = (input.shape[1], input.shape[0]) if batch_first \
         else (input.shape[0], input.shape[1])
-    lengths = _check_lengths(lengths, batch, steps, "pack_padded_sequence")
+    lengths = check_lengths(lengths, batch, steps, "pack_padded_sequence")
     if enforce_sorted:
         if numpy.any(numpy.diff(lengths) > 0):
             raise SequenceError(f"pack_padded_sequence: with enforce_sorted=True lengths "
@@ -308,7 +310,7 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
     if batch_first:
         padded_sequences = padded_sequences.transpose(1, 0, *range(2, padded_sequences.ndim))
     steps, batch = padded_sequences.shape[:2]
-    lengths = _check_lengths(lengths, batch, steps, "unpad_sequence")
+    lengths = check_lengths(lengths, batch, steps, "unpad_sequence")
     return [padded_sequences[:int(length), b] for b, length in enumerate(lengths)]
 
 
