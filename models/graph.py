@@ -82,14 +82,34 @@ def cell_step(kind, input_size=3, hidden_size=4, batch_size=2):
     new = cell(x, parts[0] if single else tuple(parts))
     new = [new] if single else list(new)
     new = [_named(p, f"{n}_t") for p, n in zip(new, names)]
-    return new, (parts[-1], new[-1])
+    # the tape records only ops that involve a parameter: a cell whose first op joins
+    # the state with the input alone (a concat, say) leaves h_prev out of the graph
+    return new, (parts[-1], new[-1]) if _recorded_input(new, parts[-1]) else None
+
+
+def _recorded_input(outputs, tensor):
+    """Whether ``tensor`` is an input of some op recorded on the way to ``outputs``."""
+    outputs, _ = mg.fusion.unfold(outputs)
+    work, seen = [t.node for t in outputs if t.node is not None], set()
+    while work:
+        node = work.pop()
+        if node.id in seen:
+            continue
+        seen.add(node.id)
+        for t in node.inputs:
+            if t is tensor:
+                return True
+            if isinstance(t, mg.Tensor) and t.node is not None:
+                work.append(t.node)
+    return False
 
 
 def cell_graph(kind, input_size=3, hidden_size=4, batch_size=2, title=True, **graph_options):
     """The ``graphviz.Digraph`` of one step of a ``kind`` cell (see :data:`KINDS`);
     ``graph_options`` go to :func:`minigrad.viz.graph`."""
     outputs, highlight = cell_step(kind, input_size, hidden_size, batch_size)
-    graph_options.setdefault("highlight", highlight)
+    if highlight is not None:
+        graph_options.setdefault("highlight", highlight)
     if title is True:
         title = title_of(kind)
     return mg.viz.graph(*outputs, title=title or None, **graph_options)
@@ -156,7 +176,9 @@ def main(argv=None):
     else:
         outputs, highlight = cell_step(args.kind, args.input_size, args.hidden_size,
                                        args.batch_size)
-        options.update(highlight=highlight, title=args.title or title_of(args.kind))
+        options.update(title=args.title or title_of(args.kind))
+        if highlight is not None:
+            options.update(highlight=highlight)
     try:
         path = mg.viz.render(outputs, args.output, dpi=args.dpi, **options)
     except mg.viz.GraphvizNotFound as error:
