@@ -331,6 +331,12 @@ def _recording(recorder, prefix, reverse):
         else contextlib.nullcontext()
 
 
+def _no_projection(owner, proj_size):
+    """GRU and RNN have no projection; PyTorch refuses the keyword, so do we."""
+    if proj_size is not None:
+        raise ValueError(f"{owner}: proj_size is for the LSTM kinds only, not {owner}")
+
+
 def _defaults(cell_class):
     """A cell constructor's keyword defaults (for ``repr``: options left out when
     they are the default)."""
@@ -350,7 +356,9 @@ class RNN(SequenceLayer):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
-                 bias=True, batch_first=False, dropout=0.0, bidirectional=False):
+                 bias=True, batch_first=False, dropout=0.0, bidirectional=False, *,
+                 proj_size=None):
+        _no_projection("RNN", proj_size)
         check_nonlinearity("RNN", nonlinearity)
         super().__init__(RNNCell, input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, nonlinearity=nonlinearity)
@@ -405,7 +413,8 @@ class GRU(SequenceLayer):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, reset_after=True):
+                 dropout=0.0, bidirectional=False, reset_after=True, *, proj_size=None):
+        _no_projection("GRU", proj_size)
         super().__init__(GRUCell, input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, reset_after=reset_after)
 

@@ -325,6 +325,9 @@ def test_rnn_positional_order_and_nonlinearity():
         LSTM(2, 3, proj_size=3)
     with pytest.raises(ValueError, match="nonlinearity"):
         RNN(2, 3, 1, "sigmoid")
+    for layer_class in (GRU, RNN):                  # as PyTorch: LSTM kinds only
+        with pytest.raises(ValueError, match="proj_size is for the LSTM kinds only"):
+            layer_class(2, 3, proj_size=1)
 
 
 def test_dtype_mismatch_refused_naming_both():
