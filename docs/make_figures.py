@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import minigrad as mg  # noqa: E402
+from models.drawing import graph_options  # noqa: E402
 from models.graph import DEFAULT_COLLAPSE, KINDS, cell_step  # noqa: E402
 
 FIGURES = os.path.join(HERE, "figures")
@@ -23,8 +24,8 @@ def main():
     os.makedirs(FIGURES, exist_ok=True)
     for kind, (_, _, title) in KINDS.items():
         outputs, highlight = cell_step(kind)
-        options = dict(highlight=highlight, title=title,
-                       collapse=DEFAULT_COLLAPSE.get(kind, ()))
+        options = graph_options(highlight=highlight, title=title,
+                                collapse=DEFAULT_COLLAPSE.get(kind, ()))
         for extension in ("svg", "png"):
             path = os.path.join(FIGURES, f"{kind}_cell.{extension}")
             try:
