@@ -626,24 +626,28 @@ def _caption(kinds, highlighted, title, note=None):
     """The graph's label: an optional title over a one-row legend of the kinds drawn,
     and a note under them (what the size guard folded)."""
     cells = []
+    # a note wider than the legend would stretch the swatches: keep them 18×12
+    fixed = ' fixedsize="true"' if note else ""
     for kind in _LEGEND_TEXT:
         if kind in kinds:
             style = _STYLE[kind]
             cells.append(f'<td bgcolor="{style["fillcolor"]}" border="1" '
-                         f'color="{style["color"]}" width="18" height="12"></td>'
+                         f'color="{style["color"]}" width="18" height="12"{fixed}></td>'
                          f'<td align="left">{_LEGEND_TEXT[kind]}  </td>')
     if highlighted:
         cells.append(f'<td><font color="{_HIGHLIGHT["color"]}" point-size="14"><b>⟶</b></font>'
                      f'</td><td align="left">{highlighted}</td>')
     rows = []
+    span = 2 * len(cells)
     if title:
-        rows.append(f'<tr><td colspan="{2 * len(cells)}"><font point-size="16"><b>'
+        rows.append(f'<tr><td colspan="{span}"><font point-size="16"><b>'
                     f"{html.escape(title)}</b></font></td></tr>")
     if cells:
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if note:
-        rows.append(f'<tr><td colspan="{max(1, 2 * len(cells))}"><font point-size="11" '
-                    f'color="#555555"><i>{html.escape(note)}</i></font></td></tr>')
+        rows.append(f'<tr><td colspan="{max(1, span)}"><font point-size="11" '
+                    f'color="#555555"><i>{"<br/>".join(map(html.escape, note))}</i></font>'
+                    f'</td></tr>')
     if not rows:
         return None
     return ('<<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
@@ -652,8 +656,8 @@ def _caption(kinds, highlighted, title, note=None):
 
 def _fold_to_fit(drawing, draw, nodes, collapse, max_steps, max_nodes):
     """The size guard: fold one level at a time until the drawing has at most
-    ``max_nodes`` nodes; returns the drawing and a note saying what was folded (None
-    when nothing could be)."""
+    ``max_nodes`` nodes; returns the drawing and the lines of a note saying what was
+    folded (None when nothing could be)."""
     unfolded = len(drawing.items)
     folded = []
     if max_steps is None and any(_step_of(node.scope) for node in nodes):
@@ -665,13 +669,16 @@ def _fold_to_fit(drawing, draw, nodes, collapse, max_steps, max_nodes):
                    if path not in set(collapse)}
         if repeats:
             drawing = draw(set(collapse) | set(repeats), max_steps, repeats)
-            folded.append("scopes that repeat an earlier sibling (a stacked layer, the "
-                          "reverse direction) as one node each")
+            folded.append("scopes that repeat an earlier sibling (a stacked layer, "
+                          "the reverse direction) as one node each")
     if not folded:
         return drawing, None
-    return drawing, (f"{unfolded:,} nodes folded to {len(drawing.items):,} (more than "
-                     f"max_nodes={max_nodes}): {'; '.join(folded)}. Draw everything "
-                     f"with max_nodes=None, or choose max_steps= and collapse=.")
+    # lines of the note under the picture (short, so the legend above is not stretched)
+    return drawing, [f"{unfolded:,} nodes folded to {len(drawing.items):,} "
+                     f"(more than max_nodes={max_nodes}):",
+                     *[f"{what};" for what in folded[:-1]], f"{folded[-1]}.",
+                     "Draw everything with max_nodes=None, or choose max_steps= and "
+                     "collapse=."]
 
 
 def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=(),
@@ -781,7 +788,7 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
     if max_nodes is not None and len(drawing.items) > max_nodes:
         drawing, note = _fold_to_fit(drawing, draw, nodes, collapse, max_steps, max_nodes)
         if note:
-            warnings.warn(f"viz.graph: {note}", GraphFolded, stacklevel=2)
+            warnings.warn(f"viz.graph: {' '.join(note)}", GraphFolded, stacklevel=2)
 
     highlighted = set()
     pairs = [highlight] if len(highlight) == 2 and isinstance(highlight[0], Tensor) \
