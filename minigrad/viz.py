@@ -57,8 +57,8 @@ class GraphFolded(UserWarning):
     """:func:`graph` folded repeated steps or scopes to keep a large graph readable."""
 
 
-# Past this many nodes Graphviz's layout takes more than a few seconds (a 1,000-node
-# unrolled recurrent model took 112 s) and the picture stops being readable: fold what repeats.
+# Past this many nodes Graphviz's layout takes more than a few seconds (a recurrent
+# model unrolled into 1,000 nodes took minutes) and nobody can read the picture.
 MAX_NODES = 300
 
 
@@ -113,13 +113,12 @@ _PALETTE = [("#f1f8e9", "#558b2f"), ("#e8eaf6", "#283593"), ("#fce4ec", "#ad1457
 
 def _colour_rule(scope_colours):
     """``colours(name) -> (fill, border)`` for a scope's own name (its last part)."""
-    tables = [dict(scope_colours or {}), _SCOPE_COLOURS]
-    for table in tables[:1]:
-        for key, value in table.items():
-            if not (isinstance(key, str) and isinstance(value, (tuple, list))
-                    and len(value) == 2):
-                raise ValueError(f"viz.graph: scope_colours maps a scope name to a "
-                                 f"(fill, border) pair of colours, got {key!r}: {value!r}")
+    given = dict(scope_colours or {})
+    for key, value in given.items():
+        if not (isinstance(key, str) and isinstance(value, (tuple, list)) and len(value) == 2):
+            raise ValueError(f"viz.graph: scope_colours maps a scope name to a (fill, border) "
+                             f"pair of colours, got {key!r}: {value!r}")
+    tables = [given, _SCOPE_COLOURS]
 
     def colours(name):
         if _STEP.match(name):
@@ -273,7 +272,7 @@ def _initial_carries(original, unfolded, carry_names):
                     and not operand.requires_grad and operand.dtype.kind == "f":
                 readers.setdefault(id(operand), (operand, set()))[1].add(
                     None if step is None else step[1:])
-    candidates = {}               # id(leaf) -> (enclosing scope, step) for one-step leaves
+    candidates = {}               # id(leaf) -> (enclosing scope, leaf): first-step leaves
     per_step = set()              # (scope, shape, dtype) of one-step leaves of later steps
     for key, (tensor, steps) in readers.items():
         if key in carries or len(steps) != 1 or None in steps:
