@@ -507,10 +507,73 @@ class _Accumulator:
 
 
 def _summed(slot):
-    """The gradient in a sweep's slot: a lone gradient, or an accumulator's sum."""
-    if slot is None or type(slot) is Tensor:
-        return slot
-    return (slot if type(slot) is _Accumulator else _Accumulator(slot)).grad
+    """The gradient in a sweep's slot: a lone gradient, or an accumulator's sum (a lone
+    pending product is multiplied out by one)."""
+    if type(slot) is PendingProduct:
+        slot = _Accumulator(slot)
+    return slot.grad if type(slot) is _Accumulator else slot
+
+
+def _added(slot, grad, create_graph):
+    """A slot with ``grad`` added: the first gradient as is, an accumulator from the
+    second on."""
+    if slot is None:
+        return grad
+    if type(slot) is not _Accumulator:
+        slot = _Accumulator(slot)
+    slot.add(grad, create_graph)
+    return slot
+
+
+class _Delivery:
+    """Where a sweep's gradients wait: per node, one slot per output until the node is
+    swept; per leaf (or target), an accumulator, the sweep's result."""
+    __slots__ = ("slots", "found", "wanted", "relevant", "create_graph")
+
+    def __init__(self, wanted, relevant, create_graph):
+        self.slots = {}         # node id -> slot (a list of them for multi-output nodes)
+        self.found = {}         # id(tensor) -> (tensor, _Accumulator or gradient)
+        self.wanted = wanted    # ids of the targets, or None: every leaf
+        self.relevant = relevant  # ids of the nodes whose gradients are used, or None: all
+        self.create_graph = create_graph
+
+    def deliver(self, tensor, grad):
+        node = tensor.node
+        if node is None:
+            if self.wanted is None or id(tensor) in self.wanted:
+                entry = self.found.get(id(tensor))
+                self.found[id(tensor)] = (tensor, _Accumulator(grad) if entry is None
+                                          else _added(entry[1], grad, self.create_graph))
+        elif self.relevant is None or node.id in self.relevant:
+            if node.n_outputs == 1:
+                self.slots[node.id] = _added(self.slots.get(node.id), grad, self.create_graph)
+            else:
+                slots = self.slots.get(node.id) or [None] * node.n_outputs
+                index = tensor.output_index
+                slots[index] = _added(slots[index], grad, self.create_graph)
+                self.slots[node.id] = slots
+
+    def take(self, node):
+        """The gradient of ``node``'s output (a list for several outputs), or None when
+        nothing reached it."""
+        slot = self.slots.pop(node.id, None)
+        if slot is None or node.n_outputs == 1:
+            return _summed(slot)
+        return [_summed(s) for s in slot]
+
+
+def _plan(outputs, targets):
+    """``(nodes newest first, ids of the nodes whose rules run or None for all, targets by
+    the id of the node that computed them)``."""
+    if targets is None:
+        return _reachable(outputs), None, {}
+    by_node = {}
+    for t in targets:
+        if t.node is not None:
+            by_node.setdefault(t.node.id, []).append(t)
+    floor = min(by_node) if targets and all(t.node is not None for t in targets) else None
+    order = _reachable(outputs, floor)
+    return order, _consumers_of(targets, order), by_node
 
 
 def sweep(outputs, grads, targets=None, retain_graph=False, create_graph=False):
@@ -528,73 +591,25 @@ def sweep(outputs, grads, targets=None, retain_graph=False, create_graph=False):
     """
     seeds = [_seed_gradient(t, g) for t, g in zip(outputs, grads)]
     keep_graph = retain_graph or create_graph
-    wanted = needed = floor = None
-    by_node = {}        # node id -> the targets it computed
-    if targets is not None:
-        wanted = {id(t) for t in targets}
-        for t in targets:
-            if t.node is not None:
-                by_node.setdefault(t.node.id, []).append(t)
-        if targets and len(by_node) and all(t.node is not None for t in targets):
-            floor = min(by_node)
-    order = _reachable(outputs, floor)
-    if targets is not None:
-        needed = _consumers_of(targets, order)
-    pending = {}        # node id -> its gradient slot (a list of them for multi-output nodes)
-    found = {}          # id(leaf or target) -> (tensor, _Accumulator or gradient)
-
-    def deliver(tensor, grad):
-        node = tensor.node
-        if node is None:
-            if wanted is None or id(tensor) in wanted:
-                entry = found.get(id(tensor))
-                if entry is None:
-                    found[id(tensor)] = (tensor, _Accumulator(grad))
-                else:
-                    entry[1].add(grad, create_graph)
-            return
-        if needed is not None and node.id not in needed and node.id not in by_node:
-            return          # leads to no target
-        # a slot holds the first gradient as is, and an _Accumulator from the second on
-        if node.n_outputs == 1:
-            slots, index = pending, node.id
-        else:
-            slots = pending.get(node.id)
-            if slots is None:
-                slots = pending[node.id] = [None] * node.n_outputs
-            index = tensor.output_index
-        slot = slots.get(index) if slots is pending else slots[index]
-        if slot is None:
-            slots[index] = grad
-        elif type(slot) is _Accumulator:
-            slot.add(grad, create_graph)
-        else:
-            slots[index] = _Accumulator(slot)
-            slots[index].add(grad, create_graph)
-
+    order, needed, by_node = _plan(outputs, targets)
+    delivery = _Delivery(None if targets is None else {id(t) for t in targets},
+                         None if needed is None else needed | by_node.keys(), create_graph)
     for tensor, grad in zip(outputs, seeds):
-        deliver(tensor, grad)
-
+        delivery.deliver(tensor, grad)
     outer_scope = state.scope
     sweep_scope = f"{outer_scope}/backward" if outer_scope else "backward"
     function = types.FunctionType
     try:
         with _grad_mode(create_graph), collector_paused():
             for node in order:
-                slot = pending.pop(node.id, None)
-                if slot is None:            # nothing flowed here (e.g. an unused split piece)
-                    if not keep_graph:
-                        node.release()
-                    continue
-                if node.n_outputs == 1:
-                    grad_out = slot if type(slot) is Tensor else _summed(slot)
-                else:
-                    grad_out = [_summed(s) for s in slot]
+                grad_out = delivery.take(node)
                 for target in by_node.get(node.id, ()):
                     # complete now: every reader of it was recorded after it, swept before
-                    found[id(target)] = (target, grad_out if node.n_outputs == 1
-                                         else grad_out[target.output_index])
-                if needed is not None and node.id not in needed:
+                    delivery.found[id(target)] = (target, grad_out if node.n_outputs == 1
+                                                  else grad_out[target.output_index])
+                if grad_out is None or (needed is not None and node.id not in needed):
+                    if not keep_graph:       # nothing flowed here, or nothing wanted does
+                        node.release()
                     continue
                 state.backward_of = node.op
                 if create_graph:
@@ -604,11 +619,10 @@ def sweep(outputs, grads, targets=None, retain_graph=False, create_graph=False):
                 input_grads = rule(grad_out) if type(rule) is function else \
                     rule(grad_out, keep_graph)
                 for operand, grad in zip(node.inputs, input_grads):
-                    if grad is None or not operand.requires_grad:
-                        continue
-                    if state.anomaly:
-                        _check_finite(grad.data, f"backward of '{node.op}'")
-                    deliver(operand, grad)
+                    if grad is not None and operand.requires_grad:
+                        if state.anomaly:
+                            _check_finite(grad.data, f"backward of '{node.op}'")
+                        delivery.deliver(operand, grad)
                 if not keep_graph:
                     node.release()     # free saved values as soon as they are used
     finally:
@@ -617,7 +631,7 @@ def sweep(outputs, grads, targets=None, retain_graph=False, create_graph=False):
     if not retain_graph:
         for node in order:          # create_graph without retain_graph: free at the end
             node.release()
-    return found
+    return delivery.found
 
 
 def _gradient(entry):

@@ -9,7 +9,8 @@ The kind is a built-in one (:data:`KINDS`) or any cell class named ``module:Clas
 
 One step of the cell is run on named inputs ``x_t``, ``h_prev`` (and ``c_prev`` for the
 LSTM kinds; a user's cell's further state parts ``state{k}_prev``) and drawn with
-:func:`minigrad.viz.render`: each gate a cluster, the path of the state's last part
+:func:`minigrad.viz.render` and the family's drawing options (:mod:`models.drawing`:
+gate colours, state names): each gate a cluster, the path of the state's last part
 (``c_prev → c_t``; ``h_prev → h_t`` for GRU and RNN) drawn thick.
 The format follows the extension of ``-o``: ``.svg``, ``.png``, ``.pdf`` or ``.gv``.
 """
@@ -20,6 +21,7 @@ import sys
 
 import minigrad as mg
 
+from .drawing import graph_options
 from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,
                     RNNCell)
 from .layers import GRU, LSTM, RNN, CoupledLSTM, LayerNormLSTM, PeepholeLSTM, SequenceLayer
@@ -104,15 +106,15 @@ def _recorded_input(outputs, tensor):
     return False
 
 
-def cell_graph(kind, input_size=3, hidden_size=4, batch_size=2, title=True, **graph_options):
+def cell_graph(kind, input_size=3, hidden_size=4, batch_size=2, title=True, **options):
     """The ``graphviz.Digraph`` of one step of a ``kind`` cell (see :data:`KINDS`);
-    ``graph_options`` go to :func:`minigrad.viz.graph`."""
+    ``options`` go to :func:`minigrad.viz.graph`, over :func:`models.drawing.graph_options`."""
     outputs, highlight = cell_step(kind, input_size, hidden_size, batch_size)
     if highlight is not None:
-        graph_options.setdefault("highlight", highlight)
+        options.setdefault("highlight", highlight)
     if title is True:
         title = title_of(kind)
-    return mg.viz.graph(*outputs, title=title or None, **graph_options)
+    return mg.viz.graph(*outputs, **graph_options(title=title or None, **options))
 
 
 def sequence_step(kind, steps, input_size=3, hidden_size=4, batch_size=2):
@@ -180,7 +182,7 @@ def main(argv=None):
         if highlight is not None:
             options.update(highlight=highlight)
     try:
-        path = mg.viz.render(outputs, args.output, dpi=args.dpi, **options)
+        path = mg.viz.render(outputs, args.output, dpi=args.dpi, **graph_options(**options))
     except mg.viz.GraphvizNotFound as error:
         print(error, file=sys.stderr)
         return 1
