@@ -138,6 +138,17 @@ class SequenceLayer(Module):
     def directions(self):
         return 2 if self.bidirectional else 1
 
+    @property
+    def all_weights(self):
+        """The parameters of each layer and direction, as PyTorch's ``all_weights``: one
+        list per cell, in the cell's registration order."""
+        return [[getattr(module, name) for _, module in cell.named_modules()
+                 for name in module.borrowed()] for cell in self.cells]
+
+    def flatten_parameters(self):
+        """Nothing to do (PyTorch packs the weights into one buffer for cuDNN here); kept
+        so that PyTorch code calling it runs unchanged."""
+
     def extra_repr(self):
         extra = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size:

@@ -109,6 +109,15 @@ def test_optimizer_and_to_act_on_what_computes():
     assert not np.allclose(lstm(x)[0].numpy(), before)
 
 
+def test_all_weights_and_flatten_parameters_as_pytorch():
+    ours, theirs = pair(LSTM, torch.nn.LSTM, I, H, num_layers=2, bidirectional=True,
+                        proj_size=2)
+    ours.flatten_parameters()                       # a no-op, as PyTorch code calls it
+    assert [[p.shape for p in w] for w in ours.all_weights] == \
+        [[tuple(p.shape) for p in w] for w in theirs.all_weights]
+    assert ours.all_weights[3][-1] is ours.weight_hr_l1_reverse
+
+
 def test_train_and_eval_reach_the_cells():
     lstm = LSTM(I, H, num_layers=2)
     assert all(cell.training for cell in lstm.cells)
@@ -173,6 +182,9 @@ def test_sequence_lists_as_pytorch():
     padded = rnn.pad_sequence(ours, batch_first=True)
     for a, b in zip(rnn.unpad_sequence(padded, [2, 4, 1], batch_first=True), arrays):
         close(a, b, "unpad_sequence")
+    empty = [mg.zeros(0, 2, dtype=mg.float64), ours[0]]        # PyTorch pads empty ones
+    close(rnn.pad_sequence(empty), trnn.pad_sequence([torch.zeros(0, 2, dtype=torch.float64),
+                                                      theirs[0]]), "pad with an empty one")
     sorted_ = rnn.pack_sequence([ours[1], ours[0], ours[2]])      # enforce_sorted
     assert sorted_.sorted_indices is None and sorted_.batch_sizes.tolist() == [3, 2, 1, 1]
 

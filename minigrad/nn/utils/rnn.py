@@ -124,16 +124,17 @@ def _on(like, host_array):
     return _backend.convert(host_array, _backend.of(like.data))
 
 
-def check_lengths(lengths, batch, steps, owner):
+def check_lengths(lengths, batch, steps, owner, minimum=1):
     """``lengths`` as a host int64 array: one per sequence of the batch, each in
-    ``[1, steps]``; ``owner`` names the caller in the message."""
+    ``[minimum, steps]``; ``owner`` names the caller in the message."""
     lengths = _host_ints(lengths, f"{owner}: lengths")
     if lengths.ndim != 1 or lengths.shape[0] != batch:
         raise SequenceError(f"{owner}: lengths must hold one length per sequence (batch "
                             f"size {batch}), got shape {lengths.shape}")
-    if lengths.min() < 1 or lengths.max() > steps:
-        raise SequenceError(f"{owner}: lengths must lie in [1, {steps}] (the input's time "
-                            f"steps), got min {lengths.min()} and max {lengths.max()}")
+    if lengths.min() < minimum or lengths.max() > steps:
+        raise SequenceError(f"{owner}: lengths must lie in [{minimum}, {steps}] (the "
+                            f"input's time steps), got min {lengths.min()} and max "
+                            f"{lengths.max()}")
     return lengths
 
 
@@ -260,7 +261,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     Parameters
     ----------
     sequences : list of Tensor
-        Each ``(L_i, *)``, the trailing axes the same for all.
+        Each ``(L_i, *)`` (``L_i`` may be 0), the trailing axes the same for all.
     batch_first : bool
         Return ``(B, T, *)`` instead of ``(T, B, *)``, ``T`` the longest ``L_i``.
     padding_value : float
@@ -310,7 +311,7 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
     if batch_first:
         padded_sequences = padded_sequences.transpose(1, 0, *range(2, padded_sequences.ndim))
     steps, batch = padded_sequences.shape[:2]
-    lengths = check_lengths(lengths, batch, steps, "unpad_sequence")
+    lengths = check_lengths(lengths, batch, steps, "unpad_sequence", minimum=0)
     return [padded_sequences[:int(length), b] for b, length in enumerate(lengths)]
 
 
@@ -349,8 +350,8 @@ def _sequence_list(sequences, owner):
         if not isinstance(s, Tensor):
             raise TypeError(f"{owner}: sequences[{k}] must be a Tensor, got "
                             f"{type(s).__name__}")
-        if s.ndim < 1 or s.shape[1:] != sequences[0].shape[1:] or s.shape[0] == 0:
-            raise SequenceError(f"{owner}: every sequence must be (L_i, *) with L_i >= 1 "
-                                f"and the same trailing shape; sequences[0] is "
-                                f"{sequences[0].shape}, sequences[{k}] {s.shape}")
+        if s.ndim < 1 or s.shape[1:] != sequences[0].shape[1:]:
+            raise SequenceError(f"{owner}: every sequence must be (L_i, *) with the same "
+                                f"trailing shape; sequences[0] is {sequences[0].shape}, "
+                                f"sequences[{k}] {s.shape}")
     return sequences
