@@ -185,6 +185,8 @@ def test_sequence_lists_as_pytorch():
     empty = [mg.zeros(0, 2, dtype=mg.float64), ours[0]]        # PyTorch pads empty ones
     close(rnn.pad_sequence(empty), trnn.pad_sequence([torch.zeros(0, 2, dtype=torch.float64),
                                                       theirs[0]]), "pad with an empty one")
+    assert packed_m.float().data.dtype == np.float32 and packed_m.cpu().data.backend == "numpy"
+    assert packed_m.to("float32").double().data.dtype == np.float64
     sorted_ = rnn.pack_sequence([ours[1], ours[0], ours[2]])      # enforce_sorted
     assert sorted_.sorted_indices is None and sorted_.batch_sizes.tolist() == [3, 2, 1, 1]
 

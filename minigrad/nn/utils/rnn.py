@@ -31,7 +31,7 @@ import numpy
 from ... import backend as _backend
 from ...tensor import Tensor
 from ...factories import full
-from ...ops import concat
+from ...ops import astype, concat
 
 __all__ = ["PackedSequence", "SequenceError", "pack_padded_sequence", "pad_packed_sequence",
            "pad_sequence", "pack_sequence", "unpad_sequence", "unpack_sequence"]
@@ -81,11 +81,24 @@ class PackedSequence(collections.namedtuple(
             unsorted_indices = _index_tensor(unsorted_indices, data, "unsorted_indices")
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
-    def to(self, backend):
-        """The same packed batch with ``data`` and the indices on ``backend``."""
-        move = (lambda t: None if t is None else t.to(backend))
-        return type(self)(self.data.to(backend), self.batch_sizes,
-                          move(self.sorted_indices), move(self.unsorted_indices))
+    def to(self, target):
+        """The same packed batch on backend ``target`` (``"numpy"``, ``"cupy"``: data and
+        indices move), or with ``data`` cast to dtype ``target``."""
+        if isinstance(target, str) and _backend._ALIASES.get(target, target) \
+                in _backend._LOADERS:
+            move = (lambda t: None if t is None else t.to(target))
+            return type(self)(self.data.to(target), self.batch_sizes,
+                              move(self.sorted_indices), move(self.unsorted_indices))
+        return self._replace(data=astype(self.data, target))
+
+    def cpu(self):
+        return self.to("numpy")
+
+    def double(self):
+        return self.to("float64")
+
+    def float(self):
+        return self.to("float32")
 
     @property
     def is_cuda(self):
