@@ -12,6 +12,7 @@ The format follows the extension of ``-o``: ``.svg``, ``.png``, ``.pdf`` or ``.g
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import minigrad as mg
@@ -89,8 +90,21 @@ def sequence_step(kind, steps, input_size=3, hidden_size=4, batch_size=2):
     return [_named(output, "output"), _named(h_n, "h_n")]
 
 
+#: what ``-o`` may end in: rendered by Graphviz's ``dot``, or the source alone
+FORMATS = (".svg", ".png", ".pdf", ".gv", ".dot")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the full usage is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.graph", description=__doc__,
+    """Entry point; returns 0 when the graph is written, 1 when Graphviz is missing, 2
+    for bad usage (such as an ``-o`` format that is not known)."""
+    parser = _Parser(prog="python -m models.graph", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=sorted(KINDS))
     parser.add_argument("-o", "--output", required=True,
@@ -114,6 +128,14 @@ def main(argv=None):
     parser.add_argument("--dpi", type=int, default=None, help="resolution of a PNG")
     parser.add_argument("--title", default=None, help="caption (default: the cell's name)")
     args = parser.parse_args(argv)
+    extension = os.path.splitext(args.output)[1].lower()
+    if extension not in FORMATS:
+        parser.error(f"-o {args.output}: the format comes from the extension, one of "
+                     f"{', '.join(FORMATS)}; got {extension or 'none'}")
+    for name in ("input_size", "hidden_size", "batch_size", "steps", "max_steps", "dpi"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
     options = dict(rankdir=args.rankdir, show_shapes=not args.no_shapes,
                    show_tensors="all" if args.all_tensors else not args.ops_only,
@@ -134,6 +156,10 @@ def main(argv=None):
     except mg.viz.GraphvizNotFound as error:
         print(error, file=sys.stderr)
         return 1
+    except OSError as error:
+        print(f"error: cannot write {args.output} ({error.strerror or error})",
+              file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     return 0
 
