@@ -1,6 +1,15 @@
 """The training CLI, resuming, divergence handling, plots, and the variant comparison."""
+import errno
 import json
 import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -340,4 +349,157 @@ def test_stale_temporary_files_of_killed_saves_are_removed(tmp_path, capsys, who
     assert train.main(["--out", str(out), "--resume"]) == 0
     assert "removed 2 temporary file(s)" in capsys.readouterr().err
     assert sorted(p.name for p in out.glob(".*")) == [".mine.tmp"]
+    _same_run(out, whole)
+
+
+# --------------------------------------------------------------------------- kill -9
+
+ROOT = Path(__file__).resolve().parent.parent
+KILL_RUN = ["--task", "adding", *TINY, "--steps", "120", "--checkpoint-every", "1",
+            "--no-plots", "--quiet"]
+# Kill the run at its n-th fsync: mg.save calls fsync twice per save (the temporary file,
+# written in full but not yet renamed; then the folder, after the rename), so this is a
+# kill -9 in the middle of a checkpoint write.
+KILL_IN_SAVE = textwrap.dedent("""
+    import os, signal, sys
+    calls = [0]
+    real_fsync = os.fsync
+    def fsync(fd):
+        calls[0] += 1
+        if calls[0] == int(os.environ["KILL_AT_FSYNC"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_fsync(fd)
+    os.fsync = fsync
+    from models import train
+    sys.exit(train.main(sys.argv[1:]))
+    """)
+
+
+def _environment(**extra):
+    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+
+
+def _kill_in_save(out, at):
+    result = subprocess.run([sys.executable, "-c", KILL_IN_SAVE, *KILL_RUN, "--out", str(out)],
+                            cwd=ROOT, env=_environment(KILL_AT_FSYNC=str(at)),
+                            capture_output=True, timeout=120)
+    return result.returncode
+
+
+def _kill_at_random(out, delay):
+    process = subprocess.Popen([sys.executable, "-m", "models.train", *KILL_RUN, "--out",
+                                str(out)], cwd=ROOT, env=_environment(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "checkpoint.npz").exists() and process.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        return process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_kill_9_at_random_moments_and_mid_save_then_resume_is_bit_for_bit(tmp_path, capsys):
+    """A small campaign: two kills inside a checkpoint write (one before its rename, one
+    after), two at random moments; each run is resumed and must end exactly as the
+    uninterrupted run, with no temporary file left."""
+    whole = tmp_path / "whole"
+    assert train.main([*KILL_RUN, "--out", str(whole)]) == 0
+    rng = np.random.default_rng(16)
+    kills = [("in save, before the rename", lambda out: _kill_in_save(out, 15)),
+             ("in save, after the rename", lambda out: _kill_in_save(out, 30))]
+    kills += [(f"at random, {delay:.3f} s after the first checkpoint",
+               lambda out, delay=delay: _kill_at_random(out, delay))
+              for delay in rng.uniform(0.0, 0.15, size=2)]
+    killed = 0
+    for index, (moment, kill) in enumerate(kills):
+        out = tmp_path / f"killed{index}"
+        code = kill(out)
+        killed += code == -signal.SIGKILL
+        if index < 2:
+            assert code == -signal.SIGKILL, f"{moment}: the run was not killed ({code})"
+            assert len(list(out.glob(".checkpoint.npz.*.tmp"))) == (1 if index == 0 else 0)
+        mg.load(out / "checkpoint.npz")                   # whatever the moment: loadable
+        assert train.main(["--out", str(out), "--resume"]) == 0, moment
+        assert not list(out.glob(".*.tmp")), f"{moment}: a temporary file was left"
+        _same_run(out, whole)
+    capsys.readouterr()
+    assert killed >= 2
+
+
+# --------------------------------------------------------------------------- full disk
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 4 MB tmpfs where the test may mount one (root), else a plain folder
+    (the test then limits file sizes instead)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = False
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount"):
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs",
+                                  str(folder)], capture_output=True).returncode == 0
+    yield folder, mounted
+    if mounted:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def _fill(folder):
+    """Fill the file system of ``folder`` to the last byte; returns the filler's path."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 16, 1 << 12, 1 << 9, 1):
+            chunk = b"\0" * size
+            try:
+                while True:
+                    os.write(fd, chunk)
+            except OSError as error:
+                assert error.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_disk_stops_in_one_line_keeps_the_checkpoint_and_resumes(small_disk, tmp_path,
+                                                                         capsys, whole):
+    folder, mounted = small_disk
+    out = folder / "run"
+    assert train.main([*COMMON, "--out", str(out), "--stop-after", "9"]) == 0
+    checkpoint = out / "checkpoint.npz"
+    before = checkpoint.read_bytes()
+    assert len(before) > 8192 > 2 * len((out / "config.json").read_bytes())
+    if mounted:
+        # room for the small files a resume rewrites, not for the next checkpoint
+        reserve = folder / "reserve"
+        reserve.write_bytes(b"\1" * 8192)
+        filler = _fill(folder)
+        reserve.unlink()
+        capsys.readouterr()
+        code = train.main(["--out", str(out), "--resume"])
+        err = capsys.readouterr().err
+    else:
+        # no tmpfs here: a file-size limit (EFBIG) stands in for the full disk
+        limit = textwrap.dedent("""
+            import resource, sys
+            resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+            from models import train
+            sys.exit(train.main(sys.argv[1:]))
+            """)
+        result = subprocess.run([sys.executable, "-c", limit, "--out", str(out), "--resume"],
+                                cwd=ROOT, env=_environment(), capture_output=True, text=True,
+                                timeout=120)
+        code, err = result.returncode, result.stderr
+    assert code == train.EXIT_DISK, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "last good checkpoint (step 8)" in err and "--resume" in err
+    assert checkpoint.read_bytes() == before
+    assert not list(out.glob(".*.tmp"))
+    if mounted:
+        filler.unlink()
+    assert train.main(["--out", str(out), "--resume"]) == 0
     _same_run(out, whole)

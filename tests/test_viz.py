@@ -219,3 +219,19 @@ def test_command_line(tmp_path, capsys):
     assert "weight_ci" in source and "20×5 float32" in source
     assert graph_main(["lstm", "-o", str(tmp_path / "s.gv"), "--steps", "6"]) == 0
     assert "× 5 more steps" in (tmp_path / "s.gv").read_text()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["lstm", "-o", "cell.jpg"], "got .jpg"),
+    (["lstm", "-o", "cell"], "got none"),
+    (["lstm", "-o", "cell.gv", "--hidden-size", "0"], "--hidden-size must be >= 1"),
+    (["lstm", "-o", "cell.gv", "--steps", "0"], "--steps must be >= 1"),
+])
+def test_graph_cli_refuses_bad_usage_in_one_line(tmp_path, capsys, argv, says):
+    argv = [argv[0], argv[1], str(tmp_path / argv[2]), *argv[3:]]
+    with pytest.raises(SystemExit) as stop:
+        graph_main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and says in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
