@@ -180,12 +180,12 @@ class Optimizer:
         for index, saved in enumerate(groups):
             hyper = {key: tuple(value) if isinstance(value, list) else value
                      for key, value in saved.items() if key != "params"}
-            if set(hyper) != set(self.defaults):
+            if not set(self.defaults) <= set(hyper):
                 raise ValueError(f"{name}.load_state_dict: group {index} has the "
                                  f"hyperparameters {sorted(hyper)}, a {name} "
                                  f"{sorted(self.defaults)} (a state of another optimizer?)")
-            try:
-                self._check_hyperparameters(**hyper)
+            try:   # extra keys (a schedule's own, say) are kept, as PyTorch keeps them
+                self._check_hyperparameters(**{key: hyper[key] for key in self.defaults})
             except (TypeError, ValueError) as error:
                 raise ValueError(f"{name}.load_state_dict: group {index}: {error}") from None
             new_groups.append(hyper)

@@ -226,9 +226,9 @@ def load(path):
     - each member's ``.npy`` header parses and agrees with the dtype and shape the
       manifest records for it, and the member's size is that header plus those bytes;
     - every member is read to its end, so the zip's CRC-32 of every byte is verified;
-    - nothing is inflated beyond the size the manifest declares, and no member declares
-      more than its compressed bytes can hold, so a small file cannot make ``load``
-      allocate gigabytes (a deflate bomb).
+    - nothing is inflated beyond the size the manifest declares, and no deflated member
+      may inflate to more than :data:`DEFLATE_RATIO` times its compressed size (plus
+      1 MiB), so a small file cannot make ``load`` allocate gigabytes (a deflate bomb).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -292,9 +292,12 @@ def load(path):
 
 #: the largest manifest load reads (a state dict's manifest is kilobytes)
 MANIFEST_LIMIT = 64 << 20
-#: deflate cannot expand data more than about 1032 times; a member that declares more is
-#: a forgery, refused before anything is allocated for it
-DEFLATE_RATIO = 1100
+#: how many times its compressed size a deflated member may inflate to (beyond the first
+#: MiB). mg.save never compresses; real arrays deflate by a factor near 1, and only runs of
+#: one value reach deflate's limit of about 1032, which is how a bomb is made: a file of a
+#: few MB that inflates to GBs is refused before anything is allocated for it.
+DEFLATE_RATIO = 64
+_DEFLATE_ALLOWANCE = 1 << 20
 _HEADER_LIMIT = 1 << 16
 _CHUNK = 16 << 20
 
@@ -319,13 +322,13 @@ def _read_member(info, archive, archive_size, dtype, shape, limit):
         raise _Fault("the member is encrypted")
     if info.compress_size > archive_size:
         raise _Fault(f"declares {info.compress_size} compressed bytes in a "
-                         f"{archive_size}-byte file")
+                     f"{archive_size}-byte file")
     if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
         raise _Fault(f"is stored but declares {info.file_size} bytes in "
-                         f"{info.compress_size}")
-    if info.file_size > DEFLATE_RATIO * info.compress_size + _HEADER_LIMIT:
-        raise _Fault(f"declares {info.file_size} bytes from {info.compress_size} "
-                         f"compressed bytes, more than deflate can produce")
+                     f"{info.compress_size}")
+    if info.file_size > DEFLATE_RATIO * info.compress_size + _DEFLATE_ALLOWANCE:
+        raise _Fault(f"would inflate {info.compress_size} compressed bytes to "
+                     f"{info.file_size}, more than {DEFLATE_RATIO} times (a deflate bomb?)")
     with archive.open(info) as stream:
         prefix = stream.read(min(info.file_size, _HEADER_LIMIT))
         header = io.BytesIO(prefix)
@@ -351,7 +354,7 @@ def _read_member(info, archive, archive_size, dtype, shape, limit):
         start = header.tell()
         if info.file_size != start + nbytes:
             raise _Fault(f"is {info.file_size} bytes, but its header ({start} bytes) "
-                             f"declares {nbytes} bytes of data")
+                         f"declares {nbytes} bytes of data")
         array = numpy.empty(found_shape, found_dtype, order="F" if fortran else "C")
         target = memoryview(array.reshape(-1, order="A").view(numpy.uint8)) if count else b""
         got = len(prefix) - start

@@ -23,8 +23,8 @@ What is guaranteed (see also :data:`GUARANTEES`, printed by ``--help``):
   the bookkeeping of the log; it is replaced atomically and verified to the byte when
   read, so it is always the last good one.
 - ``--resume`` continues from it: a run killed at any moment (even mid-save) and resumed
-  ends bit for bit where an uninterrupted run with the same configuration ends, with
-  the same metrics log (records written after the checkpoint, and a torn last line, are
+  ends bit for bit where an uninterrupted run with the same configuration ends (on the
+  same backend and number of BLAS threads), with the same metrics log (records written after the checkpoint, and a torn last line, are
   dropped). Without a checkpoint it starts the run its ``config.json`` describes from
   step 0. The configuration is the run's own: only the run-control options
   (:data:`RUN_CONTROL`, such as ``--steps``) may change on resume; any other option that
@@ -42,6 +42,7 @@ import math
 import os
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -61,7 +62,7 @@ EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_DISK, EXIT_CHECKPOINT, EXIT_INTERRUPTED
     0, 2, 3, 4, 5, 130
 #: what each exit status of the CLI means
 EXIT_CODES = {
-    EXIT_OK: "done (trained to the step budget, solved, or stopped by --stop-after)",
+    EXIT_OK: "done (trained to the step budget, or solved)",
     EXIT_USAGE: "bad usage: an invalid setting, an unusable --out, an existing run without "
                 "--resume or --overwrite, or --resume with options that differ from the run",
     EXIT_DIVERGED: "diverged (NaN, infinite or exploding loss); the last good checkpoint "
@@ -91,9 +92,10 @@ guarantees:
   checkpoint.npz holds the configuration, step, parameters, optimizer state, data-stream
   position and generator states; it is replaced atomically and verified when read.
   --resume continues it bit for bit: a run killed at any moment ends exactly as an
-  uninterrupted one, metrics.jsonl included. Without a checkpoint, --resume starts the
-  run in config.json from step 0. Only run-control options (--steps, --log-every,
-  --no-plots, --quiet, --threads, --backend, --no-early-stop) may change on resume."""
+  uninterrupted one, metrics.jsonl included (on the same backend and --threads).
+  Without a checkpoint, --resume starts the run in config.json from step 0. Only
+  run-control options (--steps, --log-every, --no-plots, --quiet, --threads, --backend,
+  --no-early-stop) may change on resume; other options that differ are refused."""
 
 
 class Diverged(RuntimeError):
@@ -157,7 +159,8 @@ def build_parser():
                      f"eval every {d['eval_every']}")
     lines.append(GUARANTEES)
     lines.append("exit status:")
-    lines += [f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items()]
+    lines += [textwrap.fill(meaning, 88, initial_indent=f"  {code:3d}  ",
+                            subsequent_indent=" " * 7) for code, meaning in EXIT_CODES.items()]
     parser = _Parser(
         prog="minigrad-train",
         description="Train a recurrent model (any cell kind) on a showcase task.",

@@ -480,3 +480,22 @@ def test_cyclic_and_too_deep_objects_are_refused_naming_the_place(tmp_path):
     shared = [1, 2]                          # one list in two places is no cycle
     mg.save({"a": shared, "b": shared}, path)
     assert mg.load(path) == {"a": [1, 2], "b": [1, 2]}
+
+
+def test_an_honestly_declared_bomb_is_refused_before_allocating(tmp_path):
+    """Manifest, header and zip directory all agree on 80 MB of zeros in a file of
+    80 KB: the ratio alone gives it away."""
+    import tracemalloc
+    import zipfile
+    huge = np.zeros(80_000_000, np.uint8)
+    bomb = tmp_path / "honest.npz"
+    _archive(bomb, {"__minigrad__.npy": _manifest(_entry("a0", huge)), "a0.npy": _npy(huge)},
+             zipfile.ZIP_DEFLATED)
+    del huge
+    assert bomb.stat().st_size < 1_000_000
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"honest\.npz.*'a0'.*deflate bomb"):
+        mg.load(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000, f"load allocated {peak} bytes for a bomb"
