@@ -484,7 +484,10 @@ def prepare(args):
             (out / name).unlink()
         if removed:
             notes.append(f"--overwrite: removed the earlier run's {', '.join(removed)}")
-    stale = sorted(out.glob(f".{CHECKPOINT}.*.tmp"))
+    # what a kill -9 can leave: the temporary file of a save (mg.save's, or one of
+    # _write_atomic's), or the probe above
+    stale = sorted({path for name in RUN_FILES for path in out.glob(f".{name}.*.tmp")}
+                   | set(out.glob(".write-test-*")))
     for temp in stale:
         temp.unlink(missing_ok=True)
     if stale:

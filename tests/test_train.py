@@ -342,12 +342,13 @@ def test_a_checkpoint_that_cannot_be_used_is_refused_with_its_path(tmp_path, cap
 def test_stale_temporary_files_of_killed_saves_are_removed(tmp_path, capsys, whole):
     out = tmp_path / "run"
     assert train.main([*COMMON, "--out", str(out), "--stop-after", "9"]) == 0
-    for name in (".checkpoint.npz.abc123.tmp", ".checkpoint.npz.x.tmp"):
+    for name in (".checkpoint.npz.abc123.tmp", ".checkpoint.npz.x.tmp",
+                 ".metrics.jsonl.4242.tmp"):
         (out / name).write_bytes(b"PK\x03\x04 half a save")
     (out / ".mine.tmp").write_text("not ours")
     capsys.readouterr()
     assert train.main(["--out", str(out), "--resume"]) == 0
-    assert "removed 2 temporary file(s)" in capsys.readouterr().err
+    assert "removed 3 temporary file(s)" in capsys.readouterr().err
     assert sorted(p.name for p in out.glob(".*")) == [".mine.tmp"]
     _same_run(out, whole)
 
