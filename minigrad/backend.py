@@ -224,6 +224,11 @@ def host_generator():
     return get("numpy").generator
 
 
+def dtype_of(dtype):
+    """``dtype`` (a NumPy dtype, type or name) as a NumPy dtype."""
+    return np.dtype(dtype)
+
+
 def as_array(value):
     """``value`` as a backend array: arrays as they are, NumPy scalars (what a ufunc
     returns for 0-d input) as 0-d NumPy arrays, Python data on the active backend."""

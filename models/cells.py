@@ -25,8 +25,8 @@ as a cluster, and handed to :func:`models.gates.record_gate` for inspection.
 A step's equations live in a module-level function of tensors (``_lstm_step``, ...)
 decorated with ``mg.fuse``: the engine records the whole step as one op with generated
 forward and backward code, the numbers identical to running its ops one by one (which
-``mg.unfused()``, gate recording and anomaly detection do). The graph renderer still
-draws every gate.
+``mg.unfused()`` and anomaly detection do; gate recording taps the fused code). The
+graph renderer still draws every gate.
 """
 from __future__ import annotations
 

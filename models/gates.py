@@ -8,11 +8,12 @@
 >>> gates["l0/forget_gate"].shape          # (T, B, H)
 (7, 2, 4)
 
-Cells call :func:`record_gate` on each gate they compute; with no recorder active that
-is one global lookup and a comparison, so leaving the calls in costs nothing measurable.
-Sequence layers tell the recorder which layer and direction is running, so keys read
-``"l{k}/{gate}"`` and ``"l{k}_reverse/{gate}"``; a cell called on its own records under
-the bare gate name. Arrays are in time order for both directions.
+Cells call :func:`record_gate` on each gate they compute: an engine tap
+(:func:`minigrad.tap`), which costs one check when nobody listens and which fused steps
+and scans honour, so recording runs the same fast code as training. A recorder listens
+in its own thread only. Sequence layers tell the recorder which layer and direction is
+running, so keys read ``"l{k}/{gate}"`` and ``"l{k}_reverse/{gate}"``; a cell called on
+its own records under the bare gate name. Arrays are in time order for both directions.
 """
 from __future__ import annotations
 
@@ -21,14 +22,13 @@ import contextlib
 import numpy
 
 import minigrad as mg
-
-_active = None      # the GateRecord being filled, or None
+from minigrad.tensor import current_tap
 
 
 def record_gate(name, tensor):
-    """Give ``tensor`` (a gate's activations, ``(B, H)``) to the active recorder, if any."""
-    if _active is not None:
-        _active._add(name, tensor)
+    """Give ``tensor`` (a gate's activations, ``(B, H)``) to the recorder listening, if
+    any (:func:`minigrad.tap` under the name cells use)."""
+    mg.tap(name, tensor)
 
 
 class GateRecord(dict):
@@ -43,7 +43,9 @@ class GateRecord(dict):
         self._prefix = ""
         self._steps = {}          # key -> list of (B, H) NumPy arrays, in recording order
 
-    def _add(self, name, tensor):
+    def __call__(self, name, tensor):
+        """The tap handler: one step of gate ``name`` (copied: generated code may reuse
+        the memory after the tap)."""
         key = f"{self._prefix}/{name}" if self._prefix else name
         self._steps.setdefault(key, []).append(tensor.numpy().copy())
 
@@ -84,18 +86,16 @@ def record_gates():
         ``hidden_state`` (RNN). With ``lengths``, steps past a sequence's end hold
         whatever the cell computed there (the layer discards them).
     """
-    global _active
-    previous = _active
     record = GateRecord()
-    _active = record
     try:
-        with mg.unfused():      # fused cells run op by op, so every gate is seen
+        with mg.tapping(record):
             yield record
     finally:
-        _active = previous
         record._finish()
 
 
 def active_recorder():
-    """The recorder in use, or None (sequence layers read it once per forward)."""
-    return _active
+    """The recorder listening in this thread, or None (sequence layers read it once per
+    forward)."""
+    handler = current_tap()
+    return handler if isinstance(handler, GateRecord) else None

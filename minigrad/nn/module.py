@@ -8,13 +8,28 @@ from ..tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A leaf tensor that requires grad, registered when set as a module attribute."""
-    __slots__ = ()
+    """A leaf tensor that requires grad, registered when set as a module attribute.
+
+    A parameter that its module named (``name`` was None when it was set) also keeps
+    ``path``, its dotted name from the outermost module holding it
+    (``encoder.weight_ih_l0``), which grows as modules are set inside others; the graph
+    renderer labels parameters with it. A name you gave yourself is left alone.
+    """
+    __slots__ = ("path",)
 
     def __init__(self, data, name=None):
         if isinstance(data, Tensor):
             data = data.data
         super().__init__(_backend.as_array(data), requires_grad=True, name=name)
+        self.path = None
+
+    def _registered(self, path):
+        # The outermost module's dotted name is the longest one a parameter is registered
+        # under (a layer re-registering its cell's ``weight_ih`` as ``weight_ih_l0``, a
+        # model holding that layer as ``encoder``); a shorter one (weight tying from a
+        # sibling module) does not replace it.
+        if self.path is not None and len(path) > len(self.path):
+            self.path = path
 
 
 class Module:
@@ -37,15 +52,24 @@ class Module:
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
             if value.name is None:
-                value.name = name
+                value.name = value.path = name
+            else:
+                value._registered(name)
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+            value._qualify(name)
         elif isinstance(value, (list, tuple)) and value and \
                 all(isinstance(v, Module) for v in value):
             value = ModuleList(value)
             self._modules[name] = value
+            value._qualify(name)
         object.__setattr__(self, name, value)
+
+    def _qualify(self, prefix):
+        """Tell this module's parameters that it now sits at ``prefix`` in a parent."""
+        for path, param in self.named_parameters():
+            param._registered(f"{prefix}.{path}")
 
     def __delattr__(self, name):
         self._parameters.pop(name, None)
