@@ -24,11 +24,11 @@ What is guaranteed (see also :data:`GUARANTEES`, printed by ``--help``):
   read, so it is always the last good one.
 - ``--resume`` continues from it: a run killed at any moment (even mid-save) and resumed
   ends bit for bit where an uninterrupted run with the same configuration ends (on the
-  same backend and number of BLAS threads), with the same metrics log (records written after the checkpoint, and a torn last line, are
-  dropped). Without a checkpoint it starts the run its ``config.json`` describes from
-  step 0. The configuration is the run's own: only the run-control options
-  (:data:`RUN_CONTROL`, such as ``--steps``) may change on resume; any other option that
-  differs is refused.
+  same backend and number of BLAS threads), with the same metrics log (records written
+  after the checkpoint, and a torn last line, are dropped). Without a checkpoint it
+  starts the run its ``config.json`` describes from step 0. The configuration is the
+  run's own: only the run-control options (:data:`RUN_CONTROL`, such as ``--steps``) may
+  change on resume; any other option that differs is refused.
 - Every setting is checked before anything is written; each failure is one line on
   stderr and an exit status (:data:`EXIT_CODES`).
 """
@@ -202,12 +202,15 @@ def build_parser():
         help="keep training after the task is solved")
     add("--no-plots", dest="plots", action="store_false", default=None,
         help="do not write PNG plots")
-    add("--threads", type=_count(1), help="BLAS threads (default 1: small matrices run fastest "
-                                    "on one thread, and results are reproducible)")
-    add("--explode", type=_number(0.0, exclusive=True), help="stop when the loss exceeds this multiple of the "
-                                      "first step's loss (default 1e3)")
-    add("--sample-chars", type=_count(0), help="charlm: characters to sample at the end (300)")
-    add("--temperature", type=_number(0.0, exclusive=True), help="charlm: sampling temperature (0.8)")
+    add("--threads", type=_count(1), help="BLAS threads (default 1: small matrices run "
+                                          "fastest on one thread, and results are "
+                                          "reproducible)")
+    add("--explode", type=_number(0.0, exclusive=True),
+        help="stop when the loss exceeds this multiple of the first step's loss (default 1e3)")
+    add("--sample-chars", type=_count(0),
+        help="charlm: characters to sample at the end (300)")
+    add("--temperature", type=_number(0.0, exclusive=True),
+        help="charlm: sampling temperature (0.8)")
     add("--quiet", action="store_true", default=None, help="only the final summary line")
     add("--stop-after", type=_count(1), help=argparse.SUPPRESS)   # test hook: simulate a kill
     return parser
