@@ -197,7 +197,8 @@ def build_parser():
              "run its config.json describes); other options must match the run's")
     add("--overwrite", action="store_true",
         help="start afresh in an --out that holds an earlier run, replacing its files")
-    add("--backend", choices=("numpy", "cupy", "cpu", "gpu"), help="default: numpy")
+    add("--backend", choices=("numpy", "cupy", "cpu", "gpu"),
+        help="default: MINIGRAD_BACKEND's, else numpy")
     add("--no-early-stop", dest="early_stop", action="store_false", default=None,
         help="keep training after the task is solved")
     add("--no-plots", dest="plots", action="store_false", default=None,
@@ -225,10 +226,11 @@ GLOBAL_DEFAULTS = dict(task="adding", cell="lstm", num_layers=1, optimizer="adam
 
 
 def resolve_config(args):
-    """The full configuration: command line, else the task's defaults, else ours."""
+    """The full configuration: command line, else the task's defaults, else ours (the
+    backend: the active one, which ``MINIGRAD_BACKEND`` chose)."""
     given = _given(args)
     task_name = given.get("task", GLOBAL_DEFAULTS["task"])
-    config = dict(GLOBAL_DEFAULTS)
+    config = dict(GLOBAL_DEFAULTS, backend=mg.get_backend())
     config.update({k: v for k, v in TASKS[task_name].defaults.items()
                    if k not in ("test_size", "val_chars", "max_chars")})
     config.update(given)

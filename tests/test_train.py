@@ -504,3 +504,12 @@ def test_a_full_disk_stops_in_one_line_keeps_the_checkpoint_and_resumes(small_di
         filler.unlink()
     assert train.main(["--out", str(out), "--resume"]) == 0
     _same_run(out, whole)
+
+
+def test_the_cli_trains_on_the_backend_minigrad_backend_chose(tmp_path, monkeypatch):
+    import standin      # a device backend that NumPy cannot be mixed into by accident
+    standin.register()
+    with mg.use_backend("standin"):         # what MINIGRAD_BACKEND=... leaves active
+        assert train.main([*COMMON, "--steps", "2", "--out", str(tmp_path / "run")]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["backend"] == "standin"
