@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -278,8 +279,23 @@ def to_numpy(array):
     return of(array).to_host(array)
 
 
+class BackendWarning(RuntimeWarning):
+    """``MINIGRAD_BACKEND`` names a backend that cannot be used here."""
+
+
 def from_env():
-    """Apply ``MINIGRAD_BACKEND`` (read once at import)."""
+    """Apply ``MINIGRAD_BACKEND`` (read once at import).
+
+    A backend that cannot be used (CuPy or a device missing, a name not known) must not
+    make ``import minigrad`` fail: it gives one line, a :class:`BackendWarning` naming
+    the variable and the reason, and NumPy stays active.
+    """
     name = os.environ.get("MINIGRAD_BACKEND")
-    if name:
+    if not name:
+        return
+    try:
         set_backend(name)
+    except BackendError as error:
+        # warn_explicit with no source line behind it: the warning prints as one line
+        warnings.warn_explicit(f"MINIGRAD_BACKEND={name!r} ignored: {error}; using "
+                               f"{get_backend()}", BackendWarning, "minigrad", 0)

@@ -677,6 +677,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=Fa
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for what, tensors in (("outputs", outputs), ("inputs", inputs)):
+        for index, tensor in enumerate(tensors):
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"grad: {what}[{index}] is {type(tensor).__name__}, "
+                                f"expected a Tensor")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):

@@ -95,7 +95,7 @@ class RecurrentCell(Module):
         """One step: ``x`` is ``(B, input_size)`` or unbatched ``(input_size,)``;
         ``state`` as :meth:`initial_state` gives it (each part ``(B, size)``, or
         ``(size,)`` unbatched), zeros when None. Returns the next state."""
-        unbatched = self._check_call(x, state)
+        unbatched = checks.check_step_arguments(self, x, state)
         if unbatched:
             x = x.reshape(1, -1)
             if state is not None:
@@ -104,30 +104,6 @@ class RecurrentCell(Module):
             state = self.initial_state(x.shape[0], x)
         new = self.step(self.input_projection(x), state)
         return _map_state(lambda p: p.reshape(-1), new) if unbatched else new
-
-    def _check_call(self, x, state):
-        """Check one step's arguments; True when they are unbatched."""
-        owner = type(self).__name__
-        checks.check_input_tensor(owner, x, checks.first_weight(self))
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise checks.SequenceError(
-                f"{owner}: input must be (batch, input_size={self.input_size}) or "
-                f"unbatched (input_size,), got shape {x.shape}")
-        if state is None:
-            return x.ndim == 1
-        lead = x.shape[:-1]
-        example = "(h, c)" if self.state_count == 2 else "h"
-        parts = checks.state_parts(owner, "state", state, self.state_count, example)
-        expected = [lead + (size,) for size in self.state_sizes()]
-        for k, (part, shape) in enumerate(zip(parts, expected)):
-            label = "state" if self.state_count == 1 else f"state[{k}]"
-            checks.check_same(owner, label, part, "input", x)
-            if part.shape != shape:
-                raise checks.SequenceError(
-                    f"{owner}: state must be {self.state_count} tensor(s) of shape "
-                    f"{expected if self.state_count > 1 else shape}, got "
-                    f"{[p.shape for p in parts]}")
-        return x.ndim == 1
 
     # ---- a step as a function of tensors (so a layer can scan it: mg.scan)
     def projection_function(self):
@@ -695,3 +671,4 @@ def _layer_norm_lstm_update(projected, recurrent, c, cell_gain, cell_shift, *wei
                      weight_hr_t)
     _record_lstm(i, f, g, o, c, h)
     return h, c
+

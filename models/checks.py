@@ -16,7 +16,7 @@ from minigrad.nn.utils.rnn import SequenceError
 
 __all__ = ["SequenceError", "StateTypeError", "check_bool", "check_size", "check_dropout",
            "check_proj_size", "check_input_tensor", "check_same", "first_weight",
-           "state_parts"]
+           "state_parts", "check_step_arguments"]
 
 
 class StateTypeError(TypeError, ValueError):
@@ -73,8 +73,8 @@ def check_input_tensor(owner, x, weight):
     """The input ``x`` against the weights: a float tensor of the weights' dtype, on
     their backend."""
     if not isinstance(x, mg.Tensor):
-        raise TypeError(f"{owner}: input must be a minigrad Tensor, got "
-                        f"{type(x).__name__} (wrap it with mg.tensor(...))")
+        raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__} "
+                        f"(wrap it with mg.tensor(...))")
     if x.dtype.kind in "iub":
         raise ValueError(f"{owner}: input has dtype {x.dtype}, but a recurrent layer needs "
                          f"float input: embed token ids first (mg.nn.Embedding)")
@@ -93,28 +93,62 @@ def check_same(owner, name, tensor, other_name, other):
                          f"parameters) so that they match")
 
 
-def state_parts(owner, name, state, count, example):
+def state_parts(owner, name, state, count, example, shapes, layer=False):
     """``state`` as a tuple of ``count`` tensors: one tensor when ``count`` is 1, else a
-    tuple (or list) of them. ``example`` is what to show in the message."""
+    tuple (or list) of them. ``example`` and ``shapes`` (the expected shapes, as text)
+    go into the messages; a ``layer``'s one-tensor state is called "one tensor"."""
     if count == 1:
         if isinstance(state, mg.Tensor):
             return (state,)
-        raise StateTypeError(f"{owner}: {name} must be one tensor {example}, got "
-                             f"{_describe(state)}")
-    if not isinstance(state, (tuple, list)) or len(state) != count:
-        raise StateTypeError(f"{owner}: {name} must be a tuple of {count} tensors "
+        expected = f"one tensor {example}" if layer else "a Tensor"
+        raise StateTypeError(f"{owner}: {name} must be {expected}, got {_describe(state)}")
+    if not isinstance(state, (tuple, list)):
+        raise StateTypeError(f"{owner}: {name} must be a tuple of {count} Tensors "
                              f"{example}, got {_describe(state)}")
+    if len(state) != count:
+        raise StateTypeError(f"{owner}: {name} must be a tuple of {count} Tensors of shape "
+                             f"{shapes}, got {_describe(state)}")
     for k, part in enumerate(state):
         if not isinstance(part, mg.Tensor):
-            raise StateTypeError(f"{owner}: {name}[{k}] must be a minigrad Tensor, got "
-                                 f"{type(part).__name__} (wrap it with mg.tensor(...))")
+            raise StateTypeError(f"{owner}: {name}[{k}] must be a Tensor, got "
+                                 f"{_describe(part)} (the state is {count} Tensors "
+                                 f"{example}, of shape {shapes})")
     return tuple(state)
+
+
+def check_step_arguments(cell, x, state):
+    """Refuse what a cell's ``forward(x, state)`` cannot take, naming the argument:
+    ``x`` a ``(B, input_size)`` (or unbatched ``(input_size,)``) float tensor of the
+    weights' dtype and backend; ``state`` None, or what ``cell.initial_state`` gives (a
+    tensor, or a tuple of ``state_count`` tensors), each ``(B, size)`` (``(size,)``
+    unbatched) of the input's dtype and backend. Returns whether the call is unbatched.
+    """
+    owner = type(cell).__name__
+    check_input_tensor(owner, x, first_weight(cell))
+    if x.ndim not in (1, 2) or x.shape[-1] != cell.input_size:
+        raise SequenceError(f"{owner}: input must be (batch, input_size={cell.input_size}) "
+                            f"or unbatched (input_size,), got shape {x.shape}")
+    if state is None:
+        return x.ndim == 1
+    count = cell.state_count
+    expected = [x.shape[:-1] + (size,) for size in cell.state_sizes()]
+    shapes = expected[0] if count == 1 else ", ".join(map(str, expected))
+    example = "(h, c)" if count == 2 else "h" if count == 1 else f"({count} parts)"
+    parts = state_parts(owner, "state", state, count, example, shapes)
+    for k, (part, shape) in enumerate(zip(parts, expected)):
+        label = "state" if count == 1 else f"state[{k}]"
+        check_same(owner, label, part, "input", x)
+        if part.shape != shape:
+            form = "a Tensor" if count == 1 else f"a tuple of {count} Tensors"
+            raise SequenceError(f"{owner}: state must be {form} of shape {shapes}, got "
+                                f"{[p.shape for p in parts]}")
+    return x.ndim == 1
 
 
 def _describe(value):
     if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} items"
+        return f"{type(value).__name__} of {len(value)} items"
     if isinstance(value, mg.Tensor):
-        return f"one tensor of shape {value.shape}"
+        return f"Tensor of shape {value.shape}"
     return f"{type(value).__name__}" + (" (wrap it with mg.tensor(...))"
                                         if hasattr(value, "__array__") else "")

@@ -17,6 +17,7 @@ The format follows the extension of ``-o``: ``.svg``, ``.png``, ``.pdf`` or ``.g
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import minigrad as mg
@@ -134,9 +135,23 @@ def sequence_step(kind, steps, input_size=3, hidden_size=4, batch_size=2):
     return [_named(output, "output")] + [_named(f, f"{n}_n") for f, n in zip(final, names)]
 
 
+#: what ``-o`` may end in: rendered by Graphviz's ``dot``, or the source alone
+FORMATS = (".svg", ".png", ".pdf", ".gv", ".dot")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the full usage is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.graph", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Entry point; returns 0 when the graph is written, 1 when Graphviz is missing, 2
+    for bad usage (such as an ``-o`` format that is not known, or a cell that cannot be
+    imported)."""
+    parser = _Parser(prog="python -m models.graph", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", help=f"one of {', '.join(sorted(KINDS))}, or a cell class "
                                      f"as module:Class")
     parser.add_argument("-o", "--output", required=True,
@@ -164,6 +179,14 @@ def main(argv=None):
         cell_class_of(args.kind)
     except ValueError as error:
         parser.error(str(error))
+    extension = os.path.splitext(args.output)[1].lower()
+    if extension not in FORMATS:
+        parser.error(f"-o {args.output}: the format comes from the extension, one of "
+                     f"{', '.join(FORMATS)}; got {extension or 'none'}")
+    for name in ("input_size", "hidden_size", "batch_size", "steps", "max_steps", "dpi"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
     options = dict(rankdir=args.rankdir, show_shapes=not args.no_shapes,
                    show_tensors="all" if args.all_tensors else not args.ops_only,
@@ -186,6 +209,10 @@ def main(argv=None):
     except mg.viz.GraphvizNotFound as error:
         print(error, file=sys.stderr)
         return 1
+    except OSError as error:
+        print(f"error: cannot write {args.output} ({error.strerror or error})",
+              file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     return 0
 

@@ -315,7 +315,9 @@ class SequenceLayer(Module):
         zeros = _parts(template)
         example = "(num_layers * directions, batch, size)" if len(zeros) == 1 \
             else "(h_0, c_0), each (num_layers * directions, batch, size)"
-        given = checks.state_parts(name, "hx", hx, len(zeros), example)
+        shapes = ", ".join(str((count,) + (z.shape[1:] if unbatched else z.shape))
+                           for z in zeros)
+        given = checks.state_parts(name, "hx", hx, len(zeros), example, shapes, layer=True)
         pieces = []
         for k, (part, zero) in enumerate(zip(given, zeros)):
             label = "hx" if len(zeros) == 1 else f"hx[{k}]"

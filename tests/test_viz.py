@@ -377,3 +377,19 @@ def test_a_loop_run_backwards_keeps_its_first_run_step():
                          reverse=True)
     source = mg.viz.graph(history.sum(), max_steps=1).source
     assert "t4" in cluster_labels(source) and "t0 … t3" in source
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["lstm", "-o", "cell.jpg"], "got .jpg"),
+    (["lstm", "-o", "cell"], "got none"),
+    (["lstm", "-o", "cell.gv", "--hidden-size", "0"], "--hidden-size must be >= 1"),
+    (["lstm", "-o", "cell.gv", "--steps", "0"], "--steps must be >= 1"),
+])
+def test_graph_cli_refuses_bad_usage_in_one_line(tmp_path, capsys, argv, says):
+    argv = [argv[0], argv[1], str(tmp_path / argv[2]), *argv[3:]]
+    with pytest.raises(SystemExit) as stop:
+        graph_main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and says in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []

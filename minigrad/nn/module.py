@@ -7,6 +7,8 @@ flat names this way, and whatever is assigned to the layer is what its cells com
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .. import backend as _backend
 from ..tensor import Tensor
 
@@ -184,11 +186,31 @@ class Module:
     def load_state_dict(self, state, strict=True):
         """Copy arrays (NumPy, or anything with ``__array__``) into the parameters.
 
-        Each value is cast to its parameter's dtype and moved to its backend. A missing,
-        unexpected or mis-shaped entry raises ``KeyError``/``ValueError`` naming every
-        one of them (with both shapes); nothing is loaded then. A tied parameter takes
-        the entry of whichever of its names comes last.
+        Each value is cast to its parameter's dtype and moved to its backend. Every entry
+        is checked before any parameter changes: a missing, unexpected or mis-shaped
+        entry, or one that cannot be cast to its parameter's dtype (text, objects,
+        complex numbers into a real parameter), raises one error naming every one of
+        them (with both shapes or dtypes); nothing is loaded then. A tied parameter
+        takes the entry of whichever of its names comes last.
+
+        Parameters
+        ----------
+        state : mapping of str to array
+            Such as :meth:`state_dict` gives, or a PyTorch state dict's values as NumPy.
+        strict : bool
+            Whether missing and unexpected names are errors (else they are skipped).
+
+        Raises
+        ------
+        TypeError
+            When ``state`` is not a mapping.
+        ValueError
+            Naming every problem, as above.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict into {type(self).__name__}: expected a mapping "
+                            f"of parameter names to arrays (what state_dict() returns), got "
+                            f"{type(state).__name__}")
         params = dict(self._named_parameter_slots())
         numpy = _backend.get("numpy").xp
         arrays = {}
@@ -198,13 +220,25 @@ class Module:
                 if strict:
                     problems.append(f"unexpected key {name!r}")
                 continue
+            param = params[name]
             array = value.data if isinstance(value, Tensor) else value
-            array = _backend.to_numpy(array) if type(array) in _backend._BY_TYPE \
-                else numpy.asarray(array)
-            if array.shape != params[name].shape:
+            try:
+                array = _backend.to_numpy(array) if type(array) in _backend._BY_TYPE \
+                    else numpy.asarray(array)
+            except Exception as error:      # an __array__ that fails, ragged lists, ...
+                problems.append(f"{name!r}: not an array ({type(error).__name__}: {error})")
+                continue
+            if array.shape != param.shape:
                 problems.append(f"{name!r}: checkpoint shape {tuple(array.shape)}, "
-                                f"model shape {params[name].shape}")
-            arrays[name] = array
+                                f"model shape {param.shape}")
+                continue
+            target = numpy.dtype(param.dtype)
+            if array.dtype.kind not in "biufc" or (array.dtype.kind == "c"
+                                                   and target.kind != "c"):
+                problems.append(f"{name!r}: checkpoint dtype {array.dtype} cannot be cast "
+                                f"to the parameter's {target}")
+                continue
+            arrays[name] = array.astype(target, copy=True)
         if strict:
             problems += [f"missing key {name!r}" for name in params if name not in state]
         if problems:
@@ -213,8 +247,7 @@ class Module:
         for name, array in arrays.items():
             param = params[name]
             target = _backend.of(param.data)
-            param.data = target.from_host(array.astype(param.dtype, copy=False)).copy() \
-                if target.name != "numpy" else array.astype(param.dtype, copy=True)
+            param.data = array if target.name == "numpy" else target.from_host(array)
         return self
 
     def to(self, backend):

@@ -553,3 +553,23 @@ def test_graph_draws_any_cell_named_module_class(tmp_path, monkeypatch):
         assert "kernel" in source              # the cell's own parameter, drawn
     with pytest.raises(SystemExit):
         graph_main(["no_such_module:Cell", "-o", str(tmp_path / "x.gv")])
+
+@pytest.mark.parametrize("state, error, match", [
+    ((1, 2), TypeError, r"LSTMCell: state\[0\] must be a Tensor, got int"),
+    (5, TypeError, r"LSTMCell: state must be a tuple of 2 Tensors \(h, c\), got int"),
+    ("hc", TypeError, r"state must be a tuple of 2 Tensors \(h, c\), got str"),
+    (lambda: (mg.zeros(2, 4),), ValueError, r"state must be a tuple of 2 Tensors of shape"),
+    (lambda: (mg.zeros(2, 4), mg.zeros(3, 4)), ValueError, r"\(2, 4\)"),
+])
+def test_cells_name_a_bad_state_argument(state, error, match):
+    cell = LSTMCell(3, 4)
+    state = state() if callable(state) else state
+    with pytest.raises(error, match=match):
+        cell(mg.zeros(2, 3), state)
+
+
+def test_cells_name_a_bad_input_argument():
+    with pytest.raises(TypeError, match="GRUCell: input must be a Tensor, got list"):
+        GRUCell(3, 4)([[1.0, 2.0, 3.0]])
+    with pytest.raises(TypeError, match=r"GRUCell: state must be a Tensor, got tuple"):
+        GRUCell(3, 4)(mg.zeros(2, 3), (mg.zeros(2, 4),))
