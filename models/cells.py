@@ -276,6 +276,7 @@ def _input_projection(x, weight_ih_t, *biases):
 
 
 def check_nonlinearity(owner, nonlinearity):
+    """An Elman cell's activation: ``"tanh"`` or ``"relu"`` (PyTorch's choices)."""
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{owner}: nonlinearity must be 'tanh' or 'relu', got "
                          f"{nonlinearity!r}")
@@ -345,9 +346,14 @@ class LSTMCell(_GatedCell):
     forget_bias : float
         Added to the forget-gate slice of ``bias_ih`` at initialisation (1.0 is the usual
         choice for learning long dependencies; 0.0 matches PyTorch).
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features by ``weight_hr``
+        ``(P, H)`` (Sak et al. 2014; PyTorch's ``nn.LSTM(proj_size=...)``), and
+        ``weight_hh`` is ``(4H, P)``.
 
-    ``cell(x, state=None) -> (h, c)``: ``x`` is ``(B, input_size)``; ``state`` is
-    ``(h, c)``, each ``(B, hidden_size)``. Parameters ``weight_ih (4H, I)``,
+    ``cell(x, state=None) -> (h, c)``: ``x`` is ``(B, input_size)`` (or unbatched
+    ``(input_size,)``); ``state`` is ``(h, c)``, each ``(B, hidden_size)`` (``h``
+    ``(B, proj_size)`` with a projection). Parameters ``weight_ih (4H, I)``,
     ``weight_hh (4H, H)``, ``bias_ih (4H,)``, ``bias_hh (4H,)``; gate order i, f, g, o.
     """
     gates = 4
