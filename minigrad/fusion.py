@@ -41,27 +41,24 @@ docs/engine.md has the whole story.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import warnings
 
 from . import backend as _backend
-from .tensor import (Node, PendingProduct, Tensor, _grad_mode, _next_id, _wrap,
+from .tensor import (Node, PendingProduct, Tensor, _Switch, _grad_mode, _next_id, _wrap,
                      backward_sweep, record, state)
 from .ops import arithmetic as _arithmetic, elementwise as _elementwise
 
 __all__ = ["fuse", "unfused", "Fused", "unfold"]
 
 
-@contextlib.contextmanager
-def unfused():
-    """``with mg.unfused():`` fused functions run op by op inside (every op recorded)."""
-    previous = state.fusion
-    state.fusion = False
-    try:
-        yield
-    finally:
-        state.fusion = previous
+class unfused(_Switch):
+    """``with mg.unfused():`` fused functions run op by op inside (every op recorded).
+
+    Per thread (other threads keep fusing); can be entered again and nested."""
+    __slots__ = ()
+    attribute = "fusion"
+    value = False
 
 
 def fuse(fn):

@@ -10,19 +10,28 @@ recursion), calls each backward rule, and accumulates the gradients it returns.
 Backward rules are written with minigrad ops. During a plain sweep grad mode is off, so
 they record nothing; with ``create_graph=True`` it is on, so the sweep is itself recorded
 and can be differentiated again.
+
+The switches (grad mode, scope, anomaly mode, fusion, the tracer) live on :data:`state`,
+one set per thread; tensors, parameters and the tape's counter are shared.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import inspect
 import itertools
+import threading
 import weakref
+from threading import get_ident
 
 from . import backend as _backend
 
 
-class _State:
-    """Process-wide switches, kept on one object so ops read them with one lookup."""
+class _State(threading.local):
+    """The engine's switches, one set per thread (as PyTorch's grad mode is), kept on one
+    object so ops read them with one lookup. The class attributes are what every thread
+    starts with: grad on, no scope, anomaly mode off, fusion on, nothing being traced."""
     grad_enabled = True
     anomaly = False
     scope = ""
@@ -34,24 +43,106 @@ class _State:
 
 
 state = _State()
-_next_id = itertools.count().__next__
+_next_id = itertools.count().__next__   # one tape order for all threads (atomic in CPython)
 
 
 # --------------------------------------------------------------------------- modes
 
-@contextlib.contextmanager
+class _Switch:
+    """A context object that sets one of the thread's switches (``attribute`` of
+    :data:`state`, to ``value``) for a block and puts back what that thread had.
+
+    What each entry replaced is pushed on a stack kept per thread, so one object can be
+    entered again inside its own block, or by two threads at once, and every exit restores
+    its own entry's value. Also a decorator: ``@mg.no_grad()`` runs the function inside.
+    """
+    __slots__ = ("_saved",)
+    attribute = ""
+    value = None
+
+    def __init__(self):
+        self._saved = {}        # thread id -> the values its entries replaced, innermost last
+
+    def _push(self, previous):
+        ident = get_ident()
+        stack = self._saved.get(ident)
+        if stack is None:
+            self._saved[ident] = [previous]
+        else:
+            stack.append(previous)
+
+    def __enter__(self):
+        self._push(getattr(state, self.attribute))
+        setattr(state, self.attribute, self.value)
+        return self
+
+    def __exit__(self, *exc_info):
+        ident = get_ident()
+        stack = self._saved[ident]
+        previous = stack.pop()
+        if not stack:
+            del self._saved[ident]      # a finished thread leaves nothing behind
+        setattr(state, self.attribute, previous)
+        return False
+
+    def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn):
+            # the body would run after the wrapper has left the block
+            raise TypeError(f"{type(self).__name__}: cannot decorate the generator or "
+                            f"coroutine function {fn.__qualname__}; use `with` inside it")
+
+        @functools.wraps(fn)
+        def inside(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return inside
+
+
+class _GradSwitch(_Switch):
+    """``no_grad`` and ``enable_grad``: also decorators without the call, ``@mg.no_grad``,
+    as PyTorch's are."""
+    __slots__ = ()
+    attribute = "grad_enabled"
+
+    def __new__(cls, fn=None):
+        switch = super().__new__(cls)
+        if fn is None:
+            return switch
+        switch.__init__()
+        return switch(fn)
+
+    def __init__(self, fn=None):
+        super().__init__()
+
+
+class no_grad(_GradSwitch):
+    """``with mg.no_grad():`` records nothing inside (evaluation, optimizer updates).
+
+    Per thread: other threads keep recording. Can be entered again and nested, and
+    decorates functions (``@mg.no_grad()`` or ``@mg.no_grad``).
+    """
+    __slots__ = ()
+    value = False
+
+
+class enable_grad(_GradSwitch):
+    """``with mg.enable_grad():`` records again inside a ``no_grad`` block (this thread's).
+    Also a decorator, as :class:`no_grad`."""
+    __slots__ = ()
+    value = True
+
+
 def _grad_mode(enabled):
-    previous = state.grad_enabled
-    state.grad_enabled = enabled
-    try:
-        yield
-    finally:
-        state.grad_enabled = previous
+    """Grad mode set to ``enabled`` inside the block (the sweep's, and fusion's traces)."""
+    return enable_grad() if enabled else no_grad()
 
 
-def no_grad():
-    """``with mg.no_grad():`` records nothing inside (evaluation, optimizer updates)."""
-    return _grad_mode(False)
+# collector_paused is process-wide by nature (there is one collector): the users of all
+# threads are counted, the first one in disables it and the last one out re-enables it
+# if it was enabled when the first one came in.
+_collector_lock = threading.Lock()
+_collector_users = 0
+_collector_was_enabled = False
 
 
 @contextlib.contextmanager
@@ -63,15 +154,22 @@ def collector_paused():
     hold no reference cycles (ops reach their own outputs through weak references), so
     reference counting frees them without the collector; the backward sweep and the
     sequence layers' time loops run inside this block. Cyclic garbage made meanwhile by
-    other code waits until the block ends.
+    other code waits until the block ends. Safe from several threads: the collector runs
+    again when the last block, in any thread, ends (and only if it ran before the first).
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _collector_users, _collector_was_enabled
+    with _collector_lock:
+        if _collector_users == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_users += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _collector_lock:
+            _collector_users -= 1
+            if _collector_users == 0 and _collector_was_enabled:
+                gc.enable()
 
 
 @contextlib.contextmanager
@@ -88,48 +186,40 @@ def _sweeping(outer_scope, keeping_graph):
         state.keeping_graph = outer_keeping
 
 
-def enable_grad():
-    """``with mg.enable_grad():`` records again inside a ``no_grad`` block."""
-    return _grad_mode(True)
-
-
 def is_grad_enabled() -> bool:
     """Whether ops are being recorded."""
     return state.grad_enabled
 
 
-class scope:
+class scope(_Switch):
     """Label the ops recorded inside; nested scopes join with ``/``.
 
     ``with mg.scope("forget_gate"): ...``. The graph renderer (:mod:`minigrad.viz`)
-    draws each scope as a labelled cluster. (A class rather than a generator-based
-    context manager: cells enter several per time step.)
+    draws each scope as a labelled cluster. Per thread: another thread's ops keep their
+    own scope. (A class rather than a generator-based context manager: cells enter
+    several per time step.)
     """
-    __slots__ = ("name", "previous")
+    __slots__ = ("name",)
+    attribute = "scope"
 
     def __init__(self, name: str):
+        self._saved = {}
         self.name = name
 
     def __enter__(self):
-        self.previous = previous = state.scope
+        previous = state.scope
+        self._push(previous)
         state.scope = f"{previous}/{self.name}" if previous else self.name
         return self
 
-    def __exit__(self, *exc_info):
-        state.scope = self.previous
-        return False
 
-
-@contextlib.contextmanager
-def detect_anomaly():
+class detect_anomaly(_Switch):
     """The first op whose forward or backward produces NaN or Inf raises
-    ``FloatingPointError`` naming the op (slower: every result is checked)."""
-    previous = state.anomaly
-    state.anomaly = True
-    try:
-        yield
-    finally:
-        state.anomaly = previous
+    ``FloatingPointError`` naming the op (slower: every result is checked). Per thread;
+    can be entered again and nested."""
+    __slots__ = ()
+    attribute = "anomaly"
+    value = True
 
 
 def _check_finite(data, what):

@@ -9,7 +9,7 @@
 (7, 2, 4)
 
 Cells call :func:`record_gate` on each gate they compute; with no recorder active that
-is one global lookup and a comparison, so leaving the calls in costs nothing measurable.
+is one per-thread lookup and a comparison, so leaving the calls in costs nothing measurable.
 Sequence layers tell the recorder which layer and direction is running, so keys read
 ``"l{k}/{gate}"`` and ``"l{k}_reverse/{gate}"``; a cell called on its own records under
 the bare gate name. Arrays are in time order for both directions.
@@ -17,18 +17,27 @@ the bare gate name. Arrays are in time order for both directions.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy
 
 import minigrad as mg
 
-_active = None      # the GateRecord being filled, or None
+
+class _Recorders(threading.local):
+    """The GateRecord being filled, per thread (None where none is): a recorder sees the
+    gates its own thread computes, as its ``mg.unfused()`` applies to that thread only."""
+    active = None
+
+
+_recorders = _Recorders()
 
 
 def record_gate(name, tensor):
     """Give ``tensor`` (a gate's activations, ``(B, H)``) to the active recorder, if any."""
-    if _active is not None:
-        _active._add(name, tensor)
+    recorder = _recorders.active
+    if recorder is not None:
+        recorder._add(name, tensor)
 
 
 class GateRecord(dict):
@@ -84,18 +93,18 @@ def record_gates():
         ``hidden_state`` (RNN). With ``lengths``, steps past a sequence's end hold
         whatever the cell computed there (the layer discards them).
     """
-    global _active
-    previous = _active
+    previous = _recorders.active
     record = GateRecord()
-    _active = record
+    _recorders.active = record
     try:
         with mg.unfused():      # fused cells run op by op, so every gate is seen
             yield record
     finally:
-        _active = previous
+        _recorders.active = previous
         record._finish()
 
 
 def active_recorder():
-    """The recorder in use, or None (sequence layers read it once per forward)."""
-    return _active
+    """The recorder in use in this thread, or None (sequence layers read it once per
+    forward)."""
+    return _recorders.active
