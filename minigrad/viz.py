@@ -30,6 +30,7 @@ import tempfile
 import zlib
 
 from .fusion import unfold
+from .serialization import current_umask
 from .tensor import Tensor
 
 __all__ = ["graph", "render", "GraphvizNotFound"]
@@ -623,9 +624,8 @@ def _write_atomically(path, data):
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)   # mkstemp makes 0600; give the usual mode
+        # mkstemp makes 0600; give the usual mode
+        os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

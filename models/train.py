@@ -456,6 +456,9 @@ def main(argv=None):
     status (0 done, 2 bad usage, 3 diverged, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a training run allocates the same arrays every step: keep freed memory for reuse
+    # (the opt-in importing minigrad no longer makes; MINIGRAD_TUNE_ALLOCATOR=0 refuses)
+    mg.tune_allocator()
     config = resolve_config(args)
     for key in RUN_CONTROL:
         config[f"_given_{key}"] = getattr(args, key, None) is not None
