@@ -237,7 +237,7 @@ class scope(_Switch):
     attribute = "scope"
 
     def __init__(self, name: str):
-        self._saved = {}
+        super().__init__()
         self.name = name
 
     def __enter__(self):
