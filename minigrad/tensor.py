@@ -270,16 +270,17 @@ class Node:
 
     ``backward(grad)`` takes the gradient of the op's output (a list, one per output, for
     ops with several outputs) and returns one gradient, or ``None``, per entry of
-    ``inputs``. Inputs that are not tensors (Python scalars) get ``None``.
+    ``inputs``. Inputs that are not tensors (Python scalars) get ``None``. ``scope`` is
+    the calling thread's unless given (``record`` passes the one it has already read).
     """
     __slots__ = ("id", "op", "inputs", "backward", "scope", "n_outputs", "__weakref__")
 
-    def __init__(self, op, inputs, backward, n_outputs=1):
+    def __init__(self, op, inputs, backward, n_outputs=1, scope=None):
         self.id = _next_id()
         self.op = op
         self.inputs = inputs
         self.backward = backward
-        self.scope = _threads.state.scope
+        self.scope = _threads.state.scope if scope is None else scope
         self.n_outputs = n_outputs
 
     def release(self):
@@ -422,7 +423,7 @@ def record(data, inputs, backward, op, n_outputs=1):
                 needs_grad = True
                 break
     if needs_grad:
-        node = Node(op, inputs, backward, n_outputs)
+        node = Node(op, inputs, backward, n_outputs, state.scope)
         if state.tracer is not None:
             state.tracer.shapes[node.id] = [a.shape for a in data] if n_outputs > 1 \
                 else [data.shape]
