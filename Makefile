@@ -43,12 +43,13 @@ figures: $(STAMP) dot
 	$(PY) docs/make_figures.py
 
 # The showcase: an LSTM learns the adding problem at T=100 (a few minutes on two CPU
-# cores), then its cell graph is drawn and the run's plots are listed.
+# cores), then its cell graph is drawn and the run's plots are listed. Each `make demo`
+# trains afresh (--overwrite replaces the earlier demo run's files).
 DEMO := runs/demo
 demo: $(STAMP) dot
 	@mkdir -p $(DEMO)
 	@start=$$(date +%s); \
-	$(PY) -m models.train --task adding --seq-len 100 --out $(DEMO) || exit $$?; \
+	$(PY) -m models.train --task adding --seq-len 100 --out $(DEMO) --overwrite || exit $$?; \
 	if command -v dot >/dev/null 2>&1; then graph=$(DEMO)/lstm_cell.svg; \
 	else graph=$(DEMO)/lstm_cell.gv; fi; \
 	$(PY) -m models.graph lstm -o $$graph || echo "could not draw the cell graph"; \

@@ -10,12 +10,12 @@ from . import backend as _backend
 from .backend import (BackendError, backends_available, bool_, float32, float64, get_backend,
                       int64, manual_seed, set_backend, tune_allocator, use_backend)
 from .tensor import (Node, Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
-                     scope)
+                     scope, tap, tapping)
 from . import ops
-from .ops import (abs, broadcast_to, chunk, clip, concat, exp, log, log_softmax, logsumexp,
-                  matmul, max, maximum, mean, min, minimum, relu, reshape, sigmoid, softmax,
-                  split, sqrt, squeeze, stack, sum, tanh, transpose, unbind, unsqueeze, var,
-                  where)
+from .ops import (abs, astype, broadcast_to, chunk, clip, concat, cos, exp, log, log_softmax,
+                  logsumexp, matmul, max, maximum, mean, min, minimum, relu, reshape, sigmoid,
+                  sign, sin, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose,
+                  unbind, unsqueeze, var, where)
 from .factories import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck
 from .fusion import fuse, unfused

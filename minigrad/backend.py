@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -239,6 +240,11 @@ def host_generator():
     return get("numpy").generator
 
 
+def dtype_of(dtype):
+    """``dtype`` (a NumPy dtype, type or name) as a NumPy dtype."""
+    return np.dtype(dtype)
+
+
 def as_array(value):
     """``value`` as a backend array: arrays as they are, NumPy scalars (what a ufunc
     returns for 0-d input) as 0-d NumPy arrays, Python data on the active backend."""
@@ -289,11 +295,26 @@ def to_numpy(array):
     return of(array).to_host(array)
 
 
+class BackendWarning(RuntimeWarning):
+    """``MINIGRAD_BACKEND`` names a backend that cannot be used here."""
+
+
 def from_env():
     """Apply ``MINIGRAD_BACKEND`` and ``MINIGRAD_TUNE_ALLOCATOR=1`` (read once at import:
-    the user's explicit choices; without them the import changes nothing)."""
-    name = os.environ.get("MINIGRAD_BACKEND")
-    if name:
-        set_backend(name)
+    the user's explicit choices; without them the import changes nothing).
+
+    A backend that cannot be used (CuPy or a device missing, a name not known) must not
+    make ``import minigrad`` fail: it gives one line, a :class:`BackendWarning` naming
+    the variable and the reason, and NumPy stays active.
+    """
     if os.environ.get("MINIGRAD_TUNE_ALLOCATOR") == "1":
         tune_allocator()
+    name = os.environ.get("MINIGRAD_BACKEND")
+    if not name:
+        return
+    try:
+        set_backend(name)
+    except BackendError as error:
+        # warn_explicit with no source line behind it: the warning prints as one line
+        warnings.warn_explicit(f"MINIGRAD_BACKEND={name!r} ignored: {error}; using "
+                               f"{get_backend()}", BackendWarning, "minigrad", 0)

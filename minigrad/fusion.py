@@ -1,4 +1,4 @@
-"""Fused functions: a chain of elementwise ops (and matrix products) recorded as one op.
+"""Fused functions: a chain of ops recorded as one op, with generated code.
 
 A recurrent cell runs a dozen small elementwise ops per time step (the gates'
 nonlinearities, the cell update), and their backward twice as many. Each recorded op
@@ -14,12 +14,15 @@ that bookkeeping, not the arithmetic, is most of a step. ``mg.fuse`` removes it:
 How it works. The first call for given input shapes, dtypes and backend *traces* the
 function: it runs once, op by op, on stand-in leaves, and the engine's own backward
 sweep is run over it with ``create_graph=True``, so the backward rules record their ops
-too. The two recordings are turned into straight-line Python source, one function for the
-forward and one for the backward, each line one array operation (``fused.source()``
-shows them). Later calls run the generated forward on the arrays and record ONE node
-whose backward runs the generated backward on the values the forward saved. The
-arithmetic is the ops' own (the same array functions in the same order), so results are
-the same as op by op.
+too. Every recorded node says what it computed (its kernel, ``kernel(xp, *arrays,
+**static)``, and its static arguments: see ``Node``), so the two recordings are turned
+into straight-line Python source generically, one line per node: a call of the node's
+kernel (of ``xp.<ufunc>`` directly where the kernel is one), one function for the
+forward and one for the backward (``fused.source()`` shows them). Later calls run the
+generated forward on the arrays and record ONE node whose backward runs the generated
+backward on the values the forward saved. The kernels are the ones the ops call
+eagerly, in the same order, so results are the same as op by op, bit for bit. A new op
+fuses with no edit here: it only has to pass its kernel to ``record``.
 
 What stays exact:
 
@@ -28,28 +31,35 @@ What stays exact:
   (recorded like any other backward rule);
 - ``mg.viz`` draws a fused call as the ops it stands for (:func:`unfold`);
 - ``detect_anomaly`` and ``with mg.unfused():`` run the function op by op, so anomalies
-  are named by the op that made them and gate recorders see every gate.
+  are named by the op that made them;
+- :func:`~minigrad.tensor.tap` probes inside the function are called by the generated
+  code, at the same point, on every call.
 
-The trade-off: only the ops listed in ``_EMIT`` can be fused (elementwise arithmetic and
-functions, matrix products and transposes, ``chunk``/``split``/``concat``, and the sums
-and reshapes that broadcasting's backward makes). A function using anything else
-(indexing, ``abs`` or ``where``, whose backward reads a mask made beforehand) runs op by
-op, with one warning saying why; so does one that reads a tensor's values into Python
-(a branch on them would be frozen by the trace). The function must be pure and take
+The trade-off: an op recorded without a kernel (an extension op that gives none) makes
+the function run op by op, with one warning saying why; so does one that reads a
+tensor's values into Python (a branch on them would be frozen by the trace), or reads a
+tensor made from raw arrays inside the function. The function must be pure and take
 tensors only: its Python-level effects happen once per signature, when it is traced.
-docs/engine.md has the whole story.
+
+Programs are kept in one cache for all fused functions and scans (:data:`PROGRAMS`),
+least recently used first out. docs/engine.md has the whole story.
 """
 from __future__ import annotations
 
+import builtins
+import collections
 import functools
+import threading
 import warnings
+from typing import NamedTuple
 
 from . import backend as _backend
-from .tensor import (Node, PendingProduct, Tensor, _Switch, _grad_mode, _next_id, _wrap,
-                     backward_sweep, record, state)
-from .ops import arithmetic as _arithmetic, elementwise as _elementwise
+from .products import PendingProduct
+from .tensor import (Node, Tensor, _Switch, _gradient, _grad_mode, _next_id, _wrap, record,
+                     state, sweep)
 
-__all__ = ["fuse", "unfused", "Fused", "unfold"]
+__all__ = ["fuse", "unfused", "Fused", "unfold", "compile", "Program", "Value", "Pending",
+           "Unfusable", "PROGRAMS", "replay_gradients"]
 
 
 class unfused(_Switch):
@@ -62,8 +72,7 @@ class unfused(_Switch):
 
 
 def fuse(fn):
-    """Decorator: record ``fn``, a function of tensors made of elementwise ops and matrix
-    products, as one op.
+    """Decorator: record ``fn``, a function of tensors, as one op.
 
     ``fn`` takes tensors as positional arguments and returns a tensor or a tuple of
     tensors. See the module's docstring for what can be fused and what it costs.
@@ -71,102 +80,191 @@ def fuse(fn):
     return Fused(fn)
 
 
-class Fused:
-    """A function recorded as one op; programs are compiled per input signature."""
-    CACHE_LIMIT = 64        # signatures kept per function (shapes change with the batch)
+class Unfusable(Exception):
+    """Why a function cannot be fused (the message names the op)."""
 
-    def __init__(self, fn):
-        functools.update_wrapper(self, fn)
-        self.fn = fn
-        self.name = getattr(fn, "__name__", "fused")
-        self.programs = {}       # signature -> _Program, or None where fusing failed
-        self.warned = False
 
-    def __repr__(self):
-        return f"<fused function {self.name}>"
+# --------------------------------------------------------------------------- programs
 
-    def __call__(self, *inputs):
-        if not state.fusion or state.anomaly:
-            return self.fn(*inputs)
-        key = _signature(inputs, self.name)
-        if len({*map(id, inputs)}) < len(inputs):
-            # one tensor in two places: a replay (create_graph) could not tell the two
-            # positions' partial derivatives apart, so this call runs op by op
-            return self.fn(*inputs)
-        try:
-            program = self.programs[key]
-        except KeyError:
-            program = self._compile(key, inputs)
+class Value(NamedTuple):
+    """What a value of a generated program is: an ``input`` (its argument position), an
+    ``output`` (its position among the outputs), the gradient ``seed`` of an output, or a
+    ``temporary`` (a number unique in the program)."""
+    kind: str
+    index: int
+
+
+class Pending(NamedTuple):
+    """An input gradient returned as ``PendingProduct(left, right)``: ``left.T @ right``
+    left to the accumulator (see :mod:`minigrad.products`)."""
+    left: Value
+    right: Value
+
+
+class Program:
+    """A function compiled for one input signature.
+
+    Attributes
+    ----------
+    forward : callable
+        ``forward(*arrays) -> (outputs, saved)``: the outputs' arrays, and the values the
+        backward reads, in the order of ``saved``.
+    backward : callable or None
+        ``backward(*saved, *output_gradients) -> input gradients`` (an array, a
+        :class:`~minigrad.products.PendingProduct`, or None per input); None when no
+        input needs a gradient.
+    saved : tuple of Value
+        What each saved value is.
+    input_grads : tuple of (None, Value or Pending)
+        What each input's gradient is: none, a value, or a pending product of two.
+    output_likes : list of (shape, dtype, xp)
+        Per output, for zero gradients of unused outputs.
+    """
+
+    def __init__(self, forward, backward, source, n_outputs, output_likes, as_tuple,
+                 saved, input_grads):
+        self.forward = forward
+        self.backward = backward
+        self.source = source
+        self.records = backward is not None
+        self.n_outputs = n_outputs
+        self.output_likes = output_likes
+        self.as_tuple = as_tuple
+        self.saved = tuple(saved)
+        self.input_grads = tuple(input_grads)
+
+    def shape_result(self, outputs):
+        return tuple(outputs) if self.as_tuple else outputs[0]
+
+
+class ProgramCache:
+    """Compiled programs of every fused function and scan, keyed by function and input
+    signature; the least recently used goes first when more than ``limit`` are kept
+    (a program is a few kilobytes of code: 512 is well under a megabyte). A function
+    that cannot be fused is remembered too, with why."""
+
+    def __init__(self, limit=512):
+        self.limit = limit
+        self.entries = collections.OrderedDict()
+        self.compiles = 0           # how many programs were compiled (for benchmarks)
+        self._lock = threading.Lock()
+
+    def get(self, fn, inputs, wanted):
+        """The program of ``fn`` for these inputs (tensors) and wanted gradients,
+        compiled on first use; raises :class:`Unfusable` when it cannot be."""
+        key = (fn, *signature(inputs, getattr(fn, "__name__", "fused")), *wanted)
+        with self._lock:
+            program = self.entries.get(key)
+            if program is not None:
+                self.entries.move_to_end(key)
         if program is None:
-            return self.fn(*inputs)
-        arrays = [x.data for x in inputs]
-        if not program.records:
-            outputs = program.forward(*arrays)[0]
-            return program.shape_result([_wrap(a, None, 0) for a in outputs])
-        outputs, saved = program.forward(*arrays)
-        backward = _FusedBackward(self, program, inputs, saved)
-        if program.n_outputs == 1:
-            return record(outputs[0], inputs, backward, self.name)
-        return program.shape_result(
-            record(outputs, inputs, backward, self.name, program.n_outputs))
-
-    def _compile(self, key, inputs):
-        if len(self.programs) >= self.CACHE_LIMIT:
-            self.programs.pop(next(iter(self.programs)))
-        try:
-            program = _compile(self.fn, inputs, key[3::3])
-        except _Unfusable as why:
-            if not self.warned:
-                warnings.warn(f"mg.fuse: {self.name} runs op by op: {why}",
-                              RuntimeWarning, stacklevel=3)
-                self.warned = True
-            program = None
-        self.programs[key] = program
+            try:
+                program = compile(fn, inputs, wanted)
+            except Unfusable as why:
+                program = why
+            with self._lock:
+                self.compiles += 1
+                self.entries[key] = program
+                while len(self.entries) > self.limit:
+                    self.entries.popitem(last=False)
+        if isinstance(program, Unfusable):
+            raise program
         return program
 
-    def source(self, *inputs):
-        """The generated forward and backward code for these inputs (tensors)."""
-        key = _signature(inputs, self.name)
-        program = self.programs.get(key) or self._compile(key, inputs)
-        if program is None:
-            raise ValueError(f"fused function {self.name} cannot be fused for these inputs")
-        return program.source
+    def of(self, fn):
+        """``{key: program}`` of one function's entries."""
+        with self._lock:
+            return {key: p for key, p in self.entries.items() if key[0] is fn}
 
 
-def _signature(inputs, name):
-    """What a compiled program depends on: the backend, and each input's shape, dtype
-    and whether it needs a gradient. Refuses arguments that are not tensors."""
+PROGRAMS = ProgramCache()
+
+
+def signature(inputs, name):
+    """What a compiled program depends on: the backend, and each input's shape and
+    dtype. Refuses arguments that are not tensors."""
     if not inputs:
         raise TypeError(f"fused function {name}: needs at least one tensor argument")
-    grad_mode = state.grad_enabled
     key = [None]
     for x in inputs:
         if not isinstance(x, Tensor):
             raise TypeError(f"fused function {name}: arguments must be tensors, got "
                             f"{type(x).__name__} (fix other values with a closure or "
                             f"functools.partial)")
-        data = x.data
-        key += (data.shape, data.dtype, grad_mode and x.requires_grad)
+        key += (x.data.shape, x.data.dtype)
     key[0] = type(inputs[0].data)
-    return tuple(key)
+    return key
+
+
+class Fused:
+    """A function recorded as one op; programs are compiled per input signature."""
+    CACHE_LIMIT = PROGRAMS.limit      # programs kept, for all functions together
+
+    def __init__(self, fn):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = getattr(fn, "__name__", "fused")
+        self.warned = False
+
+    def __repr__(self):
+        return f"<fused function {self.name}>"
+
+    @property
+    def programs(self):
+        """This function's compiled programs (or why it could not be), by signature."""
+        return PROGRAMS.of(self.fn)
+
+    def __call__(self, *inputs):
+        if not state.fusion or state.anomaly or len({*map(id, inputs)}) < len(inputs):
+            # (one tensor in two places: op by op its gradients add up in another order)
+            return self.fn(*inputs)
+        grad_mode = state.grad_enabled
+        try:
+            program = PROGRAMS.get(self.fn, inputs,
+                                   [grad_mode and x.requires_grad for x in inputs])
+        except Unfusable as why:
+            if not self.warned:
+                self.warned = True
+                warnings.warn(f"mg.fuse: {self.name} runs op by op: {why}", RuntimeWarning,
+                              stacklevel=2)
+            return self.fn(*inputs)
+        except AttributeError:      # not a tensor: let the signature say so
+            signature(inputs, self.name)
+            raise
+        outputs, saved = program.forward(*[x.data for x in inputs])
+        if not program.records:
+            return program.shape_result([_wrap(a, None, 0) for a in outputs])
+        backward = _FusedBackward(self.fn, program, inputs, saved)
+        if program.n_outputs == 1:
+            return record(outputs[0], inputs, backward, self.name)
+        return program.shape_result(
+            record(outputs, inputs, backward, self.name, n_outputs=program.n_outputs))
+
+    def source(self, *inputs):
+        """The generated forward and backward code for these inputs (tensors)."""
+        try:
+            return PROGRAMS.get(self.fn, inputs, [x.requires_grad for x in inputs]).source
+        except Unfusable:
+            raise ValueError(f"fused function {self.name} cannot be fused for these "
+                             f"inputs") from None
 
 
 class _FusedBackward:
     """A fused node's backward rule: the generated backward on the saved arrays, or,
     when the sweep is recorded (``create_graph``), the engine's sweep over a replay."""
-    __slots__ = ("fused", "program", "inputs", "saved")
+    __slots__ = ("fn", "program", "inputs", "saved")
 
-    def __init__(self, fused, program, inputs, saved):
-        self.fused = fused
+    def __init__(self, fn, program, inputs, saved):
+        self.fn = fn
         self.program = program
         self.inputs = inputs
         self.saved = saved
 
-    def __call__(self, grad):
+    def __call__(self, grad, keep_graph):
         program = self.program
         grads = [grad] if program.n_outputs == 1 else grad
         if state.grad_enabled:
-            return _replay_gradients(self.fused.fn, self.inputs, grads)
+            return replay_gradients(self.fn, self.inputs, grads)
         arrays = [g.data if g is not None else _zeros_like(like)
                   for g, like in zip(grads, program.output_likes)]
         results = program.backward(*self.saved, *arrays)
@@ -176,7 +274,7 @@ class _FusedBackward:
     def replay(self, inputs):
         """The function op by op on ``inputs``, as a list of outputs (for drawing)."""
         with unfused():
-            return _as_list(self.fused.fn(*inputs))
+            return _as_list(self.fn(*inputs))
 
 
 def _zeros_like(like):
@@ -184,24 +282,22 @@ def _zeros_like(like):
     return xp.zeros(shape, dtype=dtype)
 
 
-def _replay_gradients(fn, inputs, grads):
+def replay_gradients(fn, inputs, grads):
     """The partial derivatives of ``fn`` at ``inputs``, as recorded ops: run ``fn`` op by
-    op and sweep back to the inputs (and no further). A tensor in two places gets its
-    whole gradient in the first and None in the others (the sweep adds them up)."""
+    op on an alias of each input and sweep back to the aliases, so the sweep stops there
+    and each argument position gets its own partial (the same tensor in two places
+    included: the caller's sweep adds them up)."""
+    from .ops.shape import alias
+    aliases = [alias(x) if x.requires_grad else x for x in inputs]
     with unfused():
-        outputs = _as_list(fn(*inputs))
+        outputs = _as_list(fn(*aliases))
     swept = [(out, g) for out, g in zip(outputs, grads) if g is not None]
-    targets = [x for x in inputs if x.requires_grad]
+    targets = [a for a, x in zip(aliases, inputs) if x.requires_grad]
     if not swept or not targets:
         return (None,) * len(inputs)
-    results = iter(backward_sweep([o for o, _ in swept], [g for _, g in swept], True, True,
-                                  inputs=targets, stop_at_inputs=True))
-    gradients, seen = [], set()
-    for x in inputs:
-        grad = next(results) if x.requires_grad else None
-        gradients.append(None if id(x) in seen else grad)
-        seen.add(id(x))
-    return tuple(gradients)
+    found = sweep([o for o, _ in swept], [g for _, g in swept], targets, True, True)
+    return tuple(_gradient(found.get(id(a))) if x.requires_grad else None
+                 for a, x in zip(aliases, inputs))
 
 
 def _as_list(result):
@@ -210,243 +306,251 @@ def _as_list(result):
 
 # --------------------------------------------------------------------------- compiling
 
-class _Unfusable(Exception):
-    """Why a function cannot be fused (the message names the op)."""
-
-
-def _split_axis(in_shape, piece_shapes):
-    for axis, n in enumerate(in_shape):
-        if piece_shapes[0][axis] != n:
-            return axis
-    raise _Unfusable("a split whose pieces keep the whole shape")
-
-
-def _emit_split(args, in_shapes, out_shapes, parameters):
-    axis = _split_axis(in_shapes[0], out_shapes)
-    lead = ":, " * axis
-    pieces, start = [], 0
-    for shape in out_shapes:
-        pieces.append(f"{args[0]}[{lead}{start}:{start + shape[axis]}]")
-        start += shape[axis]
-    return ", ".join(pieces)
-
-
-def _emit_concat(args, in_shapes, out_shapes, parameters):
-    out = out_shapes[0]
-    axis = next((a for a, n in enumerate(in_shapes[0]) if n != out[a]), None)
-    if axis is None:
-        raise _Unfusable("a concat of one piece")
-    return f"xp.concatenate([{', '.join(args)}], axis={axis})"
-
-
-def _emit_sum(args, in_shapes, out_shapes, parameters):
-    before, after = in_shapes[0], out_shapes[0]
-    if after == ():
-        return f"{args[0]}.sum()"
-    if len(before) != len(after):
-        raise _Unfusable("a sum without keepdims over some axes")
-    axes = tuple(a for a, (n, m) in enumerate(zip(before, after)) if n != m)
-    return f"{args[0]}.sum(axis={axes}, keepdims=True)"
-
-
-# op name -> how to write it: a format string over the argument names, or a function of
-# (argument names, input shapes, output shapes, the op's traced parameters). Each is
-# exactly what the op computes.
-_EMIT = {
-    "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
-    "pow": "{0} ** {1}", "neg": "-{0}",
-    "exp": "xp.exp({0})", "log": "xp.log({0})", "sqrt": "xp.sqrt({0})",
-    "tanh": "xp.tanh({0})", "sigmoid": "sigmoid_values(xp, {0})",
-    "tanh_derivative": "tanh_derivative_values(xp, {0}, {1})",
-    "sigmoid_derivative": "sigmoid_derivative_values(xp, {0}, {1})",
-    "relu": "xp.maximum({0}, 0)", "relu_derivative": "relu_derivative_values(xp, {0}, {1})",
-    "chunk": _emit_split, "split": _emit_split, "concat": _emit_concat, "sum": _emit_sum,
-    "reshape": lambda args, ins, outs, parameters: f"{args[0]}.reshape({outs[0]})",
-    "broadcast_to": lambda args, ins, outs, parameters:
-        f"xp.broadcast_to({args[0]}, {outs[0]})",
-    "transpose": lambda args, ins, outs, axes: f"{args[0]}.transpose({axes})",
-    "matmul": "matmul_values({0}, {1})",
-}
-
-
-class _Program:
-    """A compiled fused function for one input signature."""
-
-    def __init__(self, forward, backward, source, records, n_outputs, output_likes,
-                 as_tuple, names):
-        self.forward = forward          # arrays -> (outputs, saved)
-        self.backward = backward        # (*saved, *output grads) -> input grads or None
-        self.source = source
-        self.records = records          # whether a node is recorded (some input needs grad)
-        self.n_outputs = n_outputs
-        self.output_likes = output_likes  # (shape, dtype, xp) per output, for zero grads
-        self.as_tuple = as_tuple
-        # the generated code's names (inputs x0, x1, ...): what the forward returns and
-        # saves, and each input's gradient expression ("None", "v7",
-        # "PendingProduct(x1, v7)"); a scan (scanning.py) lays out its buffers by them
-        self.output_names, self.saved_names, self.input_grads = names
-
-    def shape_result(self, outputs):
-        return tuple(outputs) if self.as_tuple else outputs[0]
-
-
 class _Trace:
-    """What the ops record while a function is traced: each node's output shapes, the
-    parameters an op cannot be rebuilt without (a transpose's axes), and whether a
-    tensor's values were read into Python."""
+    """What the ops record while a function is traced: each node's output shapes and
+    dtypes, the constants ops made (``tensor.constant``), the taps reached, and whether
+    a tensor's values were read into Python."""
 
-    def __init__(self):
-        self.shapes = {}
-        self.dtypes = {}
-        self.parameters = {}
+    def __init__(self, arguments):
+        self.arguments = {id(x) for x in arguments}
+        self.likes = {}
+        self.constants = {}
+        self.taps = []
         self.read_values = False    # the function read a tensor's values into Python
 
+    def follows(self, inputs):
+        """Whether an op on ``inputs`` computes from a traced value (so generated code
+        must compute it too, even when no gradient flows through it)."""
+        for x in inputs:
+            if isinstance(x, Tensor) and (x.node is not None or id(x) in self.arguments):
+                return True
+        return False
 
-def _compile(fn, inputs, wanted):
-    """Trace ``fn`` at ``inputs`` and generate its forward and backward code."""
+
+def compile(fn, inputs, wanted):
+    """Trace ``fn`` at ``inputs`` (tensors) and generate its forward and backward code,
+    with the gradients of the inputs flagged in ``wanted``; raises :class:`Unfusable`.
+
+    Returns
+    -------
+    Program
+    """
     xp = _backend.of(inputs[0].data).xp
-    stand_ins = [Tensor(x.data, requires_grad=True) for x in inputs]
-    trace = _Trace()
+    stand_ins = [Tensor(x.data, requires_grad=x.dtype.kind == "f") for x in inputs]
+    trace = _Trace(stand_ins)
     outer = (state.scope, state.tracer, state.fusion)
     state.scope, state.tracer, state.fusion = "", trace, False
     try:
         with _grad_mode(True):
             result = fn(*stand_ins)
             if trace.read_values:
-                raise _Unfusable("it reads tensor values into Python (.item(), if, ...): "
-                                 "a trace would freeze what it saw at the first call")
+                raise Unfusable("it reads tensor values into Python (.item(), if, ...): "
+                                "a trace would freeze what it saw at the first call")
             outputs = _as_list(result)
             _check_outputs(outputs)
             boundary = _next_id()       # forward nodes are numbered below, backward above
-            reached = _reached_inputs(outputs, stand_ins, trace.shapes)
-            targets = [x for x, want, hit in zip(stand_ins, wanted, reached) if want and hit]
-            grad_ins = [Tensor(xp.ones_like(out.data), requires_grad=True) for out in outputs]
-            try:
-                grads = list(backward_sweep(outputs, grad_ins, True, True, inputs=targets,
-                                            stop_at_inputs=True)) if targets else []
-            except Exception as error:      # op by op, the same sweep would not record
-                raise _Unfusable(f"its backward could not be recorded ({error})") from error
+            targets = [x for x, want in zip(stand_ins, wanted) if want and x.requires_grad]
+            seeded = [(j, out) for j, out in enumerate(outputs) if out.requires_grad]
+            seeds = {j: Tensor(xp.ones_like(out.data), requires_grad=True) for j, out in seeded}
+            found = {}
+            if targets and seeded:
+                try:
+                    found = sweep([out for _, out in seeded], [seeds[j] for j, _ in seeded],
+                                  targets, True, True)
+                except Exception as error:      # op by op, the same sweep would not record
+                    raise Unfusable(f"its backward could not be recorded ({error})") \
+                        from error
     finally:
         state.scope, state.tracer, state.fusion = outer
-
-    # An input's gradient ``X.T @ G`` (a weight's, when the function multiplies by one)
-    # is handed back unmultiplied, as the plain sweep's matmul does, so that the
-    # products from every call reaching one weight are summed by one product.
-    grad_of = {}
-    for x, grad in zip(targets, grads):
-        grad_of[id(x)] = _pending_factors(grad, trace) or grad
-    needed = [t for grad in grad_of.values() for t in (grad if type(grad) is tuple else [grad])]
-
-    leaf_names = {id(x): f"x{i}" for i, x in enumerate(stand_ins)}
-    leaf_names.update({id(g): f"g{j}" for j, g in enumerate(grad_ins)})
-    nodes = _nodes(outputs + needed, trace.shapes)
-    number = {node.id: k for k, node in enumerate(nodes)}
-
-    def name_of(tensor, reader):
-        if tensor.node is None:
-            if id(tensor) not in leaf_names:
-                raise _Unfusable(f"its '{reader}' reads a tensor that is neither an "
-                                 f"argument nor computed from them (pass a tensor in as "
-                                 f"an argument; a backward rule's mask or zeros, as for "
-                                 f"an unused chunk piece, cannot be fused)")
-            return leaf_names[id(tensor)]
-        if tensor.node.id not in number:
-            raise _Unfusable(f"its '{reader}' reads a tensor computed outside it "
-                             f"(pass it in as an argument)")
-        k = number[tensor.node.id]
-        return f"v{k}" if tensor.node.n_outputs == 1 else f"v{k}_{tensor.output_index}"
-
-    constants = {}
-    forward_lines, backward_lines = [], []
-    in_forward = {f"x{i}" for i in range(len(stand_ins))}
-    saved = []          # forward values the backward reads, in order of first use
-
-    def read_in_backward(name):
-        if name in in_forward and name not in saved:
-            saved.append(name)
-
-    for k, node in enumerate(nodes):
-        emit = _EMIT.get(node.op)
-        if emit is None:
-            raise _Unfusable(f"op '{node.op}' has no fused form")
-        args, in_shapes, likes = [], [], []
-        for operand in node.inputs:
-            if isinstance(operand, Tensor):
-                args.append(name_of(operand, node.op))
-                in_shapes.append(operand.shape)
-                likes.append((operand.shape, operand.dtype))
-            else:
-                args.append(f"c{len(constants)}")
-                constants[args[-1]] = operand
-                likes.append(None)
-        expression = emit.format(*args) if isinstance(emit, str) else \
-            emit(args, in_shapes, trace.shapes[node.id], trace.parameters.get(node.id))
-        results = [f"v{k}"] if node.n_outputs == 1 else \
-            [f"v{k}_{i}" for i in range(node.n_outputs)]
-        line = _Line(results, expression, args, node.op, likes,
-                     (trace.shapes[node.id][0], trace.dtypes[node.id]))
-        if node.id < boundary:
-            forward_lines.append(line)
-            in_forward.update(results)
-        else:
-            backward_lines.append(line)
-            for name in args:
-                read_in_backward(name)
-
-    output_names = [name_of(out, "output") for out in outputs]
-    input_grads = []
-    for x in stand_ins:
-        grad = grad_of.get(id(x))
-        if grad is None:
-            input_grads.append("None")
-            continue
-        names = [name_of(t, "gradient") for t in (grad if type(grad) is tuple else [grad])]
-        for name in names:
-            read_in_backward(name)
-        input_grads.append(f"PendingProduct({names[0]}, {names[1]})" if len(names) == 2
-                           else names[0])
-
-    source = [f"def forward({', '.join(f'x{i}' for i in range(len(stand_ins)))}):"]
-    forward_kept = {*output_names, *saved, *constants}
-    _write_in_place(forward_lines, forward_kept)
-    source += _freeing_as_it_goes(forward_lines, forward_kept)
-    source.append(f"    return ({''.join(n + ', ' for n in output_names)}), "
-                  f"({''.join(n + ', ' for n in saved)})")
-    records = any(wanted)
-    if records:
-        source.append("")
-        grad_args = [f"g{j}" for j in range(len(outputs))]
-        source.append(f"def backward({', '.join(saved + grad_args)}):")
-        backward_kept = {*(n for names in input_grads for n in _names_in(names)), *constants}
-        _write_in_place(backward_lines, backward_kept)
-        source += _freeing_as_it_goes(backward_lines, backward_kept)
-        source.append(f"    return ({''.join(n + ', ' for n in input_grads)})")
-    source = "\n".join(source) + "\n"
-    namespace = dict(constants, xp=xp, PendingProduct=PendingProduct, **_KERNELS)
-    exec(compile(source, f"<fused {getattr(fn, '__name__', 'function')}>", "exec"), namespace)
-    return _Program(namespace["forward"], namespace.get("backward"), source, records,
-                    len(outputs), [(out.shape, out.dtype, xp) for out in outputs],
-                    isinstance(result, (tuple, list)), (output_names, saved, input_grads))
+    return _Generator(xp, stand_ins, seeds, outputs, trace, boundary).program(
+        fn, [_gradient(found.get(id(x))) if id(x) in found else None for x in stand_ins],
+        isinstance(result, (tuple, list)), records=any(wanted))
 
 
 class _Line:
     """One line of generated code: ``results = expression``, reading ``args``."""
-    __slots__ = ("results", "expression", "args", "op", "likes", "like")
+    __slots__ = ("results", "expression", "args", "kernel", "likes", "like")
 
-    def __init__(self, results, expression, args, op, likes, like):
+    def __init__(self, results, expression, args, kernel, likes, like):
         self.results = results
         self.expression = expression
         self.args = args
-        self.op = op
+        self.kernel = kernel    # None for a tap's line, which computes nothing
         self.likes = likes      # per argument (shape, dtype), None for a constant
         self.like = like        # the (first) result's (shape, dtype)
 
 
-# Ops that are one ufunc, so ``out=`` can name an operand's memory; and ops whose result
-# is a view of their first operand's memory (the rest make new arrays).
-_UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
-           "neg": "negative", "exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh"}
-_VIEWS = {"chunk", "split", "reshape", "broadcast_to", "transpose"}
+class _Generator:
+    """Turns a trace into source: every node one line, named ``v{k}`` (``v{k}_{i}`` for
+    the outputs of a node with several); arguments are ``x{i}``, the outputs' gradient
+    seeds ``g{j}``, constants ``c{n}``."""
+
+    def __init__(self, xp, stand_ins, seeds, outputs, trace, boundary):
+        self.xp = xp
+        self.outputs = outputs
+        self.trace = trace
+        self.boundary = boundary
+        self.names = {id(x): f"x{i}" for i, x in enumerate(stand_ins)}
+        self.names.update({id(g): f"g{j}" for j, g in seeds.items()})
+        self.n_inputs = len(stand_ins)
+        self.n_seeds = len(outputs)
+        self.namespace = {"xp": xp, "PendingProduct": PendingProduct,
+                          "tap_handler": _tap_handler}
+        self.number = {}
+
+    def constant(self, value):
+        name = f"c{sum(k.startswith('c') for k in self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def name_of(self, tensor, reader):
+        if tensor.node is None:
+            name = self.names.get(id(tensor))
+            if name is None:
+                if id(tensor) not in self.trace.constants:
+                    raise Unfusable(f"its '{reader}' reads a tensor that is neither an "
+                                    f"argument nor computed from them (pass a tensor in "
+                                    f"as an argument)")
+                name = self.names[id(tensor)] = self.constant(tensor.data)
+            return name
+        k = self.number.get(tensor.node.id)
+        if k is None:
+            raise Unfusable(f"its '{reader}' reads a tensor computed outside it (pass it "
+                            f"in as an argument)")
+        return f"v{k}" if tensor.node.n_outputs == 1 else f"v{k}_{tensor.output_index}"
+
+    def expression(self, node, args):
+        kernel = node.kernel
+        if kernel is None:
+            raise Unfusable(f"op '{node.op}' has no fused form (it records no kernel)")
+        if kernel.ufunc is not None:
+            return f"xp.{kernel.ufunc}({', '.join(args)})"
+        name = self.names.get(id(kernel))
+        if name is None:
+            name = self.names[id(kernel)] = f"k_{kernel.__name__}_{len(self.namespace)}"
+            self.namespace[name] = kernel
+        keywords = [f"{key}={value!r}" if _is_literal(value) else
+                    f"{key}={self.constant(value)}" for key, value in (node.static or {}).items()]
+        return f"{name}({', '.join(['xp', *args, *keywords])})"
+
+    def program(self, fn, grads, as_tuple, records):
+        outputs, trace = self.outputs, self.trace
+        # An input's gradient ``X.T @ G`` (a weight's, when the function multiplies by
+        # one) is handed back unmultiplied, as the plain sweep's matmul does, so that the
+        # products from every call reaching one weight are summed by one product.
+        grads = [None if g is None else (_pending_factors(g, trace) or g) for g in grads]
+        needed = [t for g in grads if g is not None for t in (g if type(g) is tuple else [g])]
+        tapped = [t for _, t in trace.taps]
+        nodes = _nodes(outputs + needed + tapped, trace.likes)
+        self.number = {node.id: k for k, node in enumerate(nodes)}
+        forward, backward = [], []
+        produced_at = {}        # forward name -> its line's position (for taps)
+        for k, node in enumerate(nodes):
+            args, likes = [], []
+            for operand in node.inputs:
+                if isinstance(operand, Tensor):
+                    args.append(self.name_of(operand, node.op))
+                    likes.append((operand.shape, operand.dtype))
+                else:
+                    args.append(self.constant(operand))
+                    likes.append(None)
+            results = [f"v{k}"] if node.n_outputs == 1 else \
+                [f"v{k}_{i}" for i in range(node.n_outputs)]
+            line = _Line(results, self.expression(node, args), args, node.kernel, likes,
+                         trace.likes[node.id][0])
+            if node.id < self.boundary:
+                forward.append(line)
+                for name in results:
+                    produced_at[name] = len(forward)
+            else:
+                backward.append(line)
+        for position, (tap_name, tensor) in sorted(
+                ((produced_at.get(self.name_of(t, "tap"), 0), (n, t))
+                 for n, t in trace.taps), key=lambda entry: -entry[0]):
+            name = self.name_of(tensor, "tap")
+            forward.insert(position, _Line([], f"if tap: tap({tap_name!r}, {name})", [name],
+                                           None, [None], None))
+
+        output_names = [self.name_of(out, "output") for out in outputs]
+        forward_names = {f"x{i}" for i in range(self.n_inputs)}
+        forward_names.update(n for line in forward for n in line.results)
+        saved = []          # forward values the backward reads, in order of first use
+        for name in (n for line in backward for n in line.args):
+            if name in forward_names and name not in saved:
+                saved.append(name)
+        grad_names = []
+        for g in grads:
+            names = [] if g is None else \
+                [self.name_of(t, "gradient") for t in (g if type(g) is tuple else [g])]
+            for name in names:
+                if name in forward_names and name not in saved:
+                    saved.append(name)
+            grad_names.append(names)
+
+        what = self._values(output_names)
+        constants = [n for n in self.namespace if n.startswith("c")]
+        source = [f"def forward({', '.join(f'x{i}' for i in range(self.n_inputs))}):"]
+        if trace.taps:
+            source.append("    tap = tap_handler()")
+        forward_kept = {*output_names, *saved, *constants}
+        _write_in_place(forward, forward_kept)
+        source += _freeing_as_it_goes(forward, forward_kept)
+        source.append(f"    return ({''.join(n + ', ' for n in output_names)}), "
+                      f"({''.join(n + ', ' for n in saved)})")
+        returns = ["None" if not names else names[0] if len(names) == 1 else
+                   f"PendingProduct({names[0]}, {names[1]})" for names in grad_names]
+        if records:
+            grad_args = [f"g{j}" for j in range(self.n_seeds)]
+            source += ["", f"def backward({', '.join(saved + grad_args)}):"]
+            backward_kept = {*(n for names in grad_names for n in names), *constants}
+            _write_in_place(backward, backward_kept)
+            source += _freeing_as_it_goes(backward, backward_kept)
+            source.append(f"    return ({''.join(n + ', ' for n in returns)})")
+        source = "\n".join(source) + "\n"
+        exec(builtins.compile(source, f"<fused {getattr(fn, '__name__', 'function')}>",
+                              "exec"), self.namespace)
+        input_grads = [None if not names else what(names[0]) if len(names) == 1 else
+                       Pending(what(names[0]), what(names[1])) for names in grad_names]
+        return Program(self.namespace["forward"],
+                       self.namespace.get("backward") if records else None, source,
+                       len(outputs), [(out.shape, out.dtype, self.xp) for out in outputs],
+                       as_tuple, [what(n) for n in saved], input_grads)
+
+    def _values(self, output_names):
+        """``name -> Value``: what each generated name is, for the program's readers."""
+        outputs = {name: k for k, name in enumerate(output_names)}
+        numbers = {}
+
+        def what(name):
+            if name in outputs:
+                return Value("output", outputs[name])
+            if name[0] == "x":
+                return Value("input", int(name[1:]))
+            if name[0] == "g":
+                return Value("seed", int(name[1:]))
+            return Value("temporary", numbers.setdefault(name, len(numbers)))
+        return what
+
+
+def _is_literal(value):
+    """Whether ``repr(value)`` is Python source that evaluates back to ``value``."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, (tuple, list)):
+        return all(_is_literal(v) for v in value)
+    if isinstance(value, slice):
+        return all(_is_literal(v) for v in (value.start, value.stop, value.step))
+    return False
+
+
+def _tap_handler():
+    """The generated forward's tap: None when nobody listens in this thread."""
+    handler = state.tap
+    if handler is None or state.backward_of is not None:
+        return None
+    return lambda name, array: handler(name, _wrap(array, None, 0))
 
 
 def _write_in_place(lines, kept):
@@ -462,7 +566,10 @@ def _write_in_place(lines, kept):
     sharing = {}        # temporary -> every name that is its memory
     whole = set()       # names that are all of their memory (not a view of part of it)
     for number, line in enumerate(lines):
-        if line.op in _VIEWS:
+        kernel = line.kernel
+        if kernel is None:          # a tap: reads only
+            continue
+        if kernel.view:
             source = owner.get(line.args[0])
             if source is not None:
                 for name in line.results:
@@ -470,7 +577,7 @@ def _write_in_place(lines, kept):
                     sharing[source].append(name)
             continue
         target = None
-        if line.op in _UFUNCS and line.like[0] != ():
+        if kernel.ufunc is not None and line.like[0] != ():
             for name, like in zip(line.args, line.likes):
                 if name in whole and like == line.like and all(
                         last_read.get(n, -1) <= number and n not in kept
@@ -482,7 +589,7 @@ def _write_in_place(lines, kept):
                 owner[name] = name
                 sharing[name] = [name]
         else:
-            line.expression = f"xp.{_UFUNCS[line.op]}({', '.join(line.args)}, out={target})"
+            line.expression = f"xp.{kernel.ufunc}({', '.join(line.args)}, out={target})"
             owner[line.results[0]] = owner[target]
             sharing[owner[target]].append(line.results[0])
         whole.update(line.results)
@@ -504,19 +611,15 @@ def _freeing_as_it_goes(lines, kept):
     last_use = _last_reads(lines)
     text = []
     for number, line in enumerate(lines):
-        reads = line.args
-        text.append(f"    {', '.join(line.results)} = {line.expression}")
-        dead = sorted({name for name in reads if last_use[name] == number and name not in kept})
+        if line.results:
+            text.append(f"    {', '.join(line.results)} = {line.expression}")
+        else:
+            text.append(f"    {line.expression}")
+        dead = sorted({name for name in line.args
+                       if last_use[name] == number and name not in kept})
         if dead:
             text.append(f"    del {', '.join(dead)}")
     return text
-
-
-def _names_in(expression):
-    """The variable names in a return entry (``v3``, or ``PendingProduct(v1, v2)``)."""
-    if expression.startswith("PendingProduct("):
-        return expression[len("PendingProduct("):-1].split(", ")
-    return [expression]
 
 
 def _pending_factors(grad, trace):
@@ -525,27 +628,20 @@ def _pending_factors(grad, trace):
     if node is None or node.op != "matmul" or grad.ndim != 2:
         return None
     left, right = node.inputs
-    if left.node is None or left.node.op != "transpose" or left.node.id not in trace.shapes \
-            or trace.parameters.get(left.node.id) != (1, 0) or right.ndim != 2:
+    if left.node is None or left.node.op != "transpose" or left.node.id not in trace.likes \
+            or left.node.static != {"axes": (1, 0)} or right.ndim != 2:
         return None
     return left.node.inputs[0], right
-
-
-_KERNELS = {"matmul_values": _arithmetic.matmul_values,
-            "sigmoid_values": _elementwise.sigmoid_values,
-            "tanh_derivative_values": _elementwise.tanh_derivative_values,
-            "sigmoid_derivative_values": _elementwise.sigmoid_derivative_values,
-            "relu_derivative_values": _elementwise.relu_derivative_values}
 
 
 def _check_outputs(outputs):
     for out in outputs:
         if not isinstance(out, Tensor):
-            raise _Unfusable(f"it returns a {type(out).__name__}, not tensors")
+            raise Unfusable(f"it returns a {type(out).__name__}, not tensors")
         if out.node is None:
-            raise _Unfusable("it returns an argument or a constant unchanged")
+            raise Unfusable("it returns an argument or a constant unchanged")
     if len({id(out) for out in outputs}) < len(outputs):
-        raise _Unfusable("it returns one tensor twice")
+        raise Unfusable("it returns one tensor twice")
 
 
 def _nodes(tensors, within=None):
@@ -561,14 +657,6 @@ def _nodes(tensors, within=None):
         work.extend(x.node for x in node.inputs
                     if isinstance(x, Tensor) and x.node is not None)
     return [found[i] for i in sorted(found)]
-
-
-def _reached_inputs(outputs, stand_ins, traced):
-    """For each stand-in, whether the outputs depend on it."""
-    seen = set()
-    for node in _nodes(outputs, traced):
-        seen.update(id(x) for x in node.inputs if isinstance(x, Tensor))
-    return [id(x) in seen for x in stand_ins]
 
 
 # --------------------------------------------------------------------------- drawing

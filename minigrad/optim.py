@@ -14,6 +14,8 @@ parameters' backends.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
 
 from . import backend as _backend
 from .tensor import Tensor
@@ -54,14 +56,24 @@ class Optimizer:
         group = dict(group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
-        seen = {id(p) for g in self.param_groups for p in g["params"]}
-        for param in group["params"]:
+        name = type(self).__name__
+        index = len(self.param_groups)
+        seen = {id(p): (g_index, p_index) for g_index, g in enumerate(self.param_groups)
+                for p_index, p in enumerate(g["params"])}
+        for position, param in enumerate(group["params"]):
             if not isinstance(param, Tensor) or not param.requires_grad:
-                raise TypeError(f"{type(self).__name__}: every parameter must be a tensor "
-                                f"that requires grad")
+                raise TypeError(f"{name}: every parameter must be a tensor that requires "
+                                f"grad; parameter {position} of group {index} is "
+                                f"{type(param).__name__}"
+                                + ("" if not isinstance(param, Tensor) else
+                                   " that does not require grad"))
             if id(param) in seen:
-                raise ValueError(f"{type(self).__name__}: a parameter appears in two groups")
-            seen.add(id(param))
+                where, first = seen[id(param)]
+                place = f"in group {index}" if where == index else \
+                    f"in groups {where} and {index}"
+                raise ValueError(f"{name}: one parameter appears twice {place} (positions "
+                                 f"{first} and {position}); list each parameter once")
+            seen[id(param)] = (index, position)
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self.param_groups.append(group)
@@ -130,12 +142,33 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Restore what :meth:`state_dict` gave (possibly through save and load).
 
-        Arrays are copied onto each parameter's backend and dtype. Raises ``ValueError``
-        when the groups or parameters do not match this optimizer's.
+        Arrays are copied onto each parameter's backend and dtype. Everything is checked
+        before anything changes: the groups and their sizes, that the hyperparameters and
+        per-parameter state are this optimizer's kind (an SGD state does not load into
+        Adam), and each array's shape and castability.
+
+        Raises
+        ------
+        TypeError
+            When ``state_dict`` is not a dict with ``"state"`` and ``"param_groups"``
+            lists.
+        ValueError
+            Naming the group, parameter and key of what does not match; the optimizer is
+            unchanged then.
         """
         name = type(self).__name__
+        if not isinstance(state_dict, Mapping) or not isinstance(
+                state_dict.get("state"), (list, tuple)) or not isinstance(
+                state_dict.get("param_groups"), (list, tuple)):
+            raise TypeError(f"{name}.load_state_dict: expected a dict with 'state' and "
+                            f"'param_groups' lists (what state_dict() returns), got "
+                            f"{type(state_dict).__name__}")
         states = list(state_dict["state"])
         groups = list(state_dict["param_groups"])
+        if not all(isinstance(g, Mapping) and isinstance(g.get("params"), (list, tuple))
+                   for g in groups) or not all(isinstance(e, Mapping) for e in states):
+            raise TypeError(f"{name}.load_state_dict: each group must be a dict with a "
+                            f"'params' list, and each state a dict")
         params = self._params()
         sizes = [len(g["params"]) for g in self.param_groups]
         saved_sizes = [len(g["params"]) for g in groups]
@@ -143,30 +176,78 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: the state holds groups of "
                              f"{saved_sizes} parameters ({len(states)} states), this "
                              f"optimizer groups of {sizes}")
+        new_groups = []
+        for index, saved in enumerate(groups):
+            hyper = {key: tuple(value) if isinstance(value, list) else value
+                     for key, value in saved.items() if key != "params"}
+            if not set(self.defaults) <= set(hyper):
+                raise ValueError(f"{name}.load_state_dict: group {index} has the "
+                                 f"hyperparameters {sorted(hyper)}, a {name} "
+                                 f"{sorted(self.defaults)} (a state of another optimizer?)")
+            try:   # extra keys (a schedule's own, say) are kept, as PyTorch keeps them
+                self._check_hyperparameters(**{key: hyper[key] for key in self.defaults})
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{name}.load_state_dict: group {index}: {error}") from None
+            new_groups.append(hyper)
+        group_of = [hyper for hyper, size in zip(new_groups, sizes) for _ in range(size)]
         restored = {}
-        for position, (param, entry) in enumerate(zip(params, states)):
+        for position, (param, entry, hyper) in enumerate(zip(params, states, group_of)):
+            where = f"{name}.load_state_dict: parameter {position}"
+            entry = dict(entry)
+            expected = self._state_keys(hyper)
+            if entry and expected is not None and set(entry) != expected:
+                raise ValueError(f"{where} has the state {sorted(entry)}, a {name} with "
+                                 f"these hyperparameters keeps {sorted(expected)} (a state "
+                                 f"of another optimizer?)")
             target = _backend.of(param.data)
             values = {}
-            for key, value in dict(entry).items():
+            for key, value in entry.items():
                 if isinstance(value, Tensor):
                     value = value.data
-                if isinstance(value, (bool, int, float)) or value is None:
-                    values[key] = value
+                if key == "step":
+                    step = value.item() if hasattr(value, "item") else value
+                    if isinstance(step, bool) or not isinstance(step, (int, float)) or \
+                            step != int(step) or step < 0:
+                        raise ValueError(f"{where}: state 'step' must be a count, got "
+                                         f"{value!r}")
+                    values[key] = int(step)
                     continue
-                host = _backend.to_numpy(value)
+                try:
+                    host = _backend.to_numpy(value)
+                except Exception:
+                    raise ValueError(f"{where}: state {key!r} is a "
+                                     f"{type(value).__name__}, not an array") from None
                 if tuple(host.shape) != param.shape:
-                    raise ValueError(f"{name}.load_state_dict: state {key!r} of parameter "
-                                     f"{position} has shape {tuple(host.shape)}, the "
-                                     f"parameter {param.shape}")
-                array = _backend.convert(host, target, param.dtype)
-                values[key] = array.copy() if array is host or array is value else array
-            if values:
-                restored[id(param)] = values
-        for group, saved in zip(self.param_groups, groups):
-            for key, value in saved.items():
-                if key != "params":
-                    group[key] = tuple(value) if isinstance(value, list) else value
-        self.state = restored
+                    raise ValueError(f"{where}: state {key!r} has shape "
+                                     f"{tuple(host.shape)}, the parameter {param.shape}")
+                if host.dtype.kind not in "biuf":
+                    raise ValueError(f"{where}: state {key!r} holds dtype {host.dtype}, "
+                                     f"which cannot be cast to {param.dtype}")
+                values[key] = host
+            restored[id(param)] = (param, target, values)
+        # everything checked: now change the optimizer
+        self.state = {}
+        for key, (param, target, values) in restored.items():
+            state = {}
+            for entry_key, value in values.items():
+                if isinstance(value, int):
+                    state[entry_key] = value
+                    continue
+                array = _backend.convert(value, target, param.dtype)
+                state[entry_key] = array.copy() if array is value else array
+            if state:
+                self.state[key] = state
+        for group, hyper in zip(self.param_groups, new_groups):
+            group.update(hyper)
+
+    @staticmethod
+    def _check_hyperparameters(**hyper):
+        """Raise ValueError (or TypeError) for values the constructor would refuse."""
+
+    def _state_keys(self, group):
+        """The keys of a parameter's state once it has one, given its group's settings
+        (None: not checked, for subclasses that do not say)."""
+        return None
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -177,8 +258,19 @@ class Optimizer:
 
 
 def _check(name, value, low=0.0):
-    if not value >= low:
-        raise ValueError(f"invalid {name}: {value}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:
+        raise ValueError(f"invalid {name}: {value!r} (expected a number >= {low})")
+
+
+def _check_betas(betas):
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"invalid betas: {betas!r} (expected a pair (beta1, beta2), "
+                         f"each in [0, 1))")
+    for index, beta in enumerate(betas):
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or \
+                not 0.0 <= beta < 1.0:
+            raise ValueError(f"invalid beta parameter at index {index}: {beta!r} "
+                             f"(expected a number in [0, 1))")
 
 
 class SGD(Optimizer):
@@ -202,13 +294,20 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+        self._check_hyperparameters(lr, momentum, weight_decay, nesterov)
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    @staticmethod
+    def _check_hyperparameters(lr, momentum, weight_decay, nesterov):
         _check("lr", lr)
         _check("momentum", momentum)
         _check("weight_decay", weight_decay)
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov needs momentum > 0")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+
+    def _state_keys(self, group):
+        return {"momentum_buffer"} if group["momentum"] else set()
 
     def _update(self, param, grad, state, group):
         p = param.data
@@ -218,7 +317,9 @@ class SGD(Optimizer):
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
+                # an array even for a 0-d parameter (NumPy's 0-d sums are scalars, which
+                # the in-place updates below would replace rather than change)
+                buf = state["momentum_buffer"] = _backend.of(p).xp.array(grad, copy=True)
             else:
                 buf *= momentum
                 buf += grad
@@ -244,15 +345,21 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        _check("lr", lr)
-        _check("eps", eps)
-        _check("weight_decay", weight_decay)
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"invalid betas: {betas}")
+        self._check_hyperparameters(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay))
 
     _decoupled = False
+
+    @staticmethod
+    def _check_hyperparameters(lr, betas, eps, weight_decay):
+        _check("lr", lr)
+        _check_betas(betas)
+        _check("eps", eps)
+        _check("weight_decay", weight_decay)
+
+    def _state_keys(self, group):
+        return {"step", "exp_avg", "exp_avg_sq"}
 
     def _update(self, param, grad, state, group):
         p = param.data
@@ -315,11 +422,20 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False):
+        self._check_hyperparameters(lr, alpha, eps, weight_decay, momentum, centered)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered))
+
+    @staticmethod
+    def _check_hyperparameters(lr, alpha, eps, weight_decay, momentum, centered):
         for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps),
                             ("weight_decay", weight_decay), ("momentum", momentum)):
             _check(name, value)
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+
+    def _state_keys(self, group):
+        return {"step", "square_avg"} | ({"momentum_buffer"} if group["momentum"] > 0
+                                         else set()) | (
+            {"grad_avg"} if group["centered"] else set())
 
     def _update(self, param, grad, state, group):
         p = param.data

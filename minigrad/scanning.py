@@ -42,12 +42,13 @@ has the whole story.
 """
 from __future__ import annotations
 
-import collections
 import warnings
 
 from . import backend as _backend
-from .tensor import PendingProduct, Tensor, _wrap, record, scope, state
+from .products import PendingProduct, materialized
+from .tensor import Tensor, _wrap, record, scope, state
 from . import fusion as _fusion
+from .fusion import Pending, Value
 
 __all__ = ["scan"]
 
@@ -96,7 +97,7 @@ def scan(step, init, xs, params=(), *, prepare=None, prepare_params=(), mask=Non
     if state.fusion and not state.anomaly:
         try:
             result = _run(step, carry, xs, params, prepare, prepare_params, mask, reverse)
-        except _fusion._Unfusable as why:
+        except _fusion.Unfusable as why:
             key = (step, prepare)
             if key not in _WARNED:
                 _WARNED.add(key)
@@ -179,30 +180,17 @@ class _Mask:
 
 # --------------------------------------------------------------------------- programs
 
-_PROGRAMS = collections.OrderedDict()
-_CACHE_LIMIT = 128      # (function, signature) pairs kept
-
-
 def _program(fn, inputs, wanted):
-    """``fn`` compiled for these inputs (fusion.py), cached per signature."""
-    key = (fn, _fusion._signature(inputs, "scan"), tuple(wanted))
-    program = _PROGRAMS.get(key)
-    if program is None:
-        try:
-            program = _fusion._compile(fn, inputs, wanted)
-        except _fusion._Unfusable as why:
-            program = _fusion._Unfusable(f"{getattr(fn, '__name__', 'a function')} runs op "
-                                         f"by op: {why}")
-        _PROGRAMS[key] = program
-        if len(_PROGRAMS) > _CACHE_LIMIT:
-            _PROGRAMS.popitem(last=False)
-    if isinstance(program, _fusion._Unfusable):
-        raise program
-    return program
+    """``fn`` compiled for these inputs (fusion.py's one program cache)."""
+    try:
+        return _fusion.PROGRAMS.get(fn, inputs, wanted)
+    except _fusion.Unfusable as why:
+        raise _fusion.Unfusable(f"{getattr(fn, '__name__', 'a function')} runs op by op: "
+                                f"{why}") from None
 
 
 def _run(step, carry, xs, params, prepare, prepare_params, mask, reverse):
-    """The fused scan; raises ``_Unfusable`` for the caller to run it op by op."""
+    """The fused scan; raises ``Unfusable`` for the caller to run it op by op."""
     inputs = (xs, *carry, *prepare_params, *params)
     records = state.grad_enabled and any(t.requires_grad for t in inputs)
     xp = xs.xp
@@ -244,7 +232,7 @@ def _run(step, carry, xs, params, prepare, prepare_params, mask, reverse):
     backward = _ScanBackward(step, prepare, layout, prep, prep_saved, sequence,
                              owned, sequence_wanted, histories, stores,
                              [p.data for p in params], inputs, len(carry))
-    tensors = record(outputs, inputs, backward, "scan", len(outputs))
+    tensors = record(outputs, inputs, backward, "scan", n_outputs=len(outputs))
     return tensors[:len(carry)], tensors[len(carry):]
 
 
@@ -257,11 +245,12 @@ def _check_carry(made, carry):
 
 
 class _Layout:
-    """Where a scan keeps every value a step reads: the code's names mapped to buffers.
+    """Where a scan keeps every value a step reads: the program's saved values mapped
+    to buffers.
 
-    A saved name is the step's input (``x0`` the sequence slice, then the carry parts,
-    then the params), one of its outputs (the carry after the step), or a temporary,
-    copied each step into a ``(T, ...)`` store."""
+    A saved value is one of the step's inputs (input 0 the sequence slice, then the carry
+    parts, then the params), one of its outputs (the carry after the step), or a
+    temporary, copied each step into a ``(T, ...)`` store."""
 
     def __init__(self, program, n_carry, mask, reverse):
         self.program = program
@@ -269,19 +258,17 @@ class _Layout:
         self.mask = mask
         self.before, self.after = (1, 0) if reverse else (0, 1)
         self.reverse = reverse
-        inputs = {f"x{i}": i for i in range(len(program.input_grads))}
-        outputs = {name: k for k, name in enumerate(program.output_names)}
-        self.saved = []             # per saved name: (kind, index)
+        self.saved = []             # per saved value: (kind, index)
         self.temporaries = []       # positions in the saved tuple of the temporaries
-        for position, name in enumerate(program.saved_names):
-            if name == "x0":
+        for position, (kind, index) in enumerate(program.saved):
+            if kind == "input" and index == 0:
                 self.saved.append(("sequence", 0))
-            elif name in inputs and inputs[name] <= n_carry:
-                self.saved.append(("carry", inputs[name] - 1))
-            elif name in inputs:
-                self.saved.append(("param", inputs[name] - 1 - n_carry))
-            elif name in outputs:
-                self.saved.append(("carry_out", outputs[name]))
+            elif kind == "input" and index <= n_carry:
+                self.saved.append(("carry", index - 1))
+            elif kind == "input":
+                self.saved.append(("param", index - 1 - n_carry))
+            elif kind == "output":
+                self.saved.append(("carry_out", index))
             else:
                 self.saved.append(("store", len(self.temporaries)))
                 self.temporaries.append(position)
@@ -370,12 +357,12 @@ class _ScanBackward:
                                           single=not layout.program.as_tuple)
         return histories + finals
 
-    def __call__(self, grads):
+    def __call__(self, grads, keep_graph):
         if state.grad_enabled:          # create_graph: differentiate a recorded replay
-            return _fusion._replay_gradients(lambda *xs: self.replay(xs), self.inputs, grads)
-        return self._sweep([g.data if g is not None else None for g in grads])
+            return _fusion.replay_gradients(lambda *xs: self.replay(xs), self.inputs, grads)
+        return self._sweep([g.data if g is not None else None for g in grads], keep_graph)
 
-    def _sweep(self, grads):
+    def _sweep(self, grads, keep_graph):
         layout, n = self.layout, self.n_carry
         program = layout.program
         sequence = self.sequence
@@ -386,7 +373,7 @@ class _ScanBackward:
         # sweep (which reads the saved temporaries there again)
         grad_sequence = None
         if self.sequence_wanted:
-            grad_sequence = sequence if self.owned and not state.keeping_graph \
+            grad_sequence = sequence if self.owned and not keep_graph \
                 else xp.empty_like(sequence)
         sources = self._sources()
         param_grads = program.input_grads[1 + n:]
@@ -464,7 +451,7 @@ class _ScanBackward:
         from the carry's buffer and the sequence's gradient without a copy."""
         program, n = self.layout.program, self.n_carry
         grad_x = program.input_grads[0]
-        if grad_sequence is None or grad_x == "None" or grad_sequence.ndim != 3 \
+        if grad_sequence is None or grad_x is None or grad_sequence.ndim != 3 \
                 or not grad_sequence.flags.c_contiguous:
             return {}
         steps = grad_sequence.shape[0]
@@ -472,7 +459,7 @@ class _ScanBackward:
         for j, expression in enumerate(program.input_grads[1 + n:]):
             for k in range(n):
                 history = self.histories[k]
-                if expression == f"PendingProduct(x{k + 1}, {grad_x})" and history.ndim == 3:
+                if expression == Pending(Value("input", k + 1), grad_x) and history.ndim == 3:
                     start = self.layout.before
                     left = history[start:start + steps].reshape(-1, history.shape[-1])
                     whole[j] = PendingProduct(
@@ -480,7 +467,4 @@ class _ScanBackward:
         return whole
 
 
-def _array(grad):
-    if type(grad) is PendingProduct:
-        return grad.left.T @ grad.right
-    return grad
+_array = materialized

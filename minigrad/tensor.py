@@ -2,17 +2,19 @@
 
 Reading order: :class:`Tensor` holds a backend array; an op that runs in grad mode on
 inputs that need gradients calls :func:`record`, which gives its output a :class:`Node`
-(the op's name, its inputs, its backward rule, its scope, and a number from one global
-counter: the tape's order). :func:`backward_sweep` collects the nodes reachable from the
-outputs, visits them in reverse recording order with an explicit work list (no
-recursion), calls each backward rule, and accumulates the gradients it returns.
+(the op's name, its inputs, its backward rule, its scope, a number from one global
+counter: the tape's order, and what the op computed: its array kernel and static
+arguments, the description fusion generates code from). :func:`sweep` collects the
+nodes reachable from the outputs, visits them in reverse recording order with an
+explicit work list (no recursion), calls each backward rule, and accumulates the
+gradients it returns.
 
 Backward rules are written with minigrad ops. During a plain sweep grad mode is off, so
 they record nothing; with ``create_graph=True`` it is on, so the sweep is itself recorded
 and can be differentiated again.
 
-The switches (grad mode, scope, anomaly mode, fusion, the tracer) live on :data:`state`,
-one set per thread; tensors, parameters and the tape's counter are shared.
+The switches (grad mode, scope, anomaly mode, fusion, the tracer, the tap) live on
+:data:`state`, one set per thread; tensors, parameters and the tape's counter are shared.
 """
 from __future__ import annotations
 
@@ -23,18 +25,19 @@ import inspect
 import itertools
 import operator
 import threading
+import types
 import weakref
 from threading import get_ident
 
 from . import backend as _backend
+from .products import PendingProduct, ProductSum
 
 
 class _State:
     """One thread's switches, kept on one object so ops read them with one lookup; a new
     thread starts with these: grad on, no scope, anomaly mode off, fusion on, nothing
-    being traced."""
-    __slots__ = ("grad_enabled", "anomaly", "scope", "backward_of", "fusion", "tracer",
-                 "keeping_graph")
+    being traced, no tap."""
+    __slots__ = ("grad_enabled", "anomaly", "scope", "backward_of", "fusion", "tracer", "tap")
 
     def __init__(self):
         self.grad_enabled = True
@@ -43,8 +46,7 @@ class _State:
         self.backward_of = None     # the op whose backward rule is running (detect_anomaly)
         self.fusion = True          # fused functions run as one op (off: op by op; fusion.py)
         self.tracer = None          # while a fused function is traced: what record() saw
-        self.keeping_graph = False  # the running sweep keeps the graph (retain_graph): a
-                                    # backward rule must leave what it saved intact (scans)
+        self.tap = None             # the handler of mg.tap, or None (see tapping())
 
 
 class _PerThread(threading.local):
@@ -206,20 +208,6 @@ def collector_paused():
                 gc.enable()
 
 
-@contextlib.contextmanager
-def _sweeping(outer_scope, keeping_graph):
-    """Say whether the sweep keeps the graph; undo what it sets as it goes (the op being
-    swept, the sweep's scope)."""
-    outer_keeping = state.keeping_graph
-    state.keeping_graph = keeping_graph
-    try:
-        yield
-    finally:
-        state.backward_of = None
-        state.scope = outer_scope
-        state.keeping_graph = outer_keeping
-
-
 def is_grad_enabled() -> bool:
     """Whether ops are being recorded."""
     return state.grad_enabled
@@ -272,16 +260,26 @@ class Node:
     ops with several outputs) and returns one gradient, or ``None``, per entry of
     ``inputs``. Inputs that are not tensors (Python scalars) get ``None``. ``scope`` is
     the calling thread's unless given (``record`` passes the one it has already read).
-    """
-    __slots__ = ("id", "op", "inputs", "backward", "scope", "n_outputs", "__weakref__")
 
-    def __init__(self, op, inputs, backward, n_outputs=1, scope=None):
+    ``kernel`` and ``static`` say what the forward computed: ``kernel(xp, *arrays,
+    **static)`` is the array function it called on its tensor inputs' arrays (with the
+    Python numbers among ``inputs`` in their places), ``static`` the arguments that are
+    not tensors (axes, split points, an index). ``None`` for an op without a description
+    (fusion then runs the function that uses it op by op).
+    """
+    __slots__ = ("id", "op", "inputs", "backward", "scope", "n_outputs", "kernel", "static",
+                 "__weakref__")
+
+    def __init__(self, op, inputs, backward, n_outputs=1, kernel=None, static=None,
+                 scope=None):
         self.id = _next_id()
         self.op = op
         self.inputs = inputs
         self.backward = backward
         self.scope = _threads.state.scope if scope is None else scope
         self.n_outputs = n_outputs
+        self.kernel = kernel
+        self.static = static
 
     def release(self):
         """Free what the backward rule saved (a second sweep then raises)."""
@@ -290,6 +288,87 @@ class Node:
 
     def __repr__(self):
         return f"<Node {self.op} #{self.id}{' in ' + self.scope if self.scope else ''}>"
+
+
+# --------------------------------------------------------------------------- kernels
+
+def kernel(fn=None, *, view=False):
+    """Mark ``fn(xp, *arrays, **static)`` as an op's array kernel.
+
+    ``view=True`` says its result may share memory with its first operand (a reshape, a
+    slice), so generated code never writes over one while the other is read. Used as
+    ``@kernel`` or ``@kernel(view=True)``; returns ``fn`` itself, so the eager path pays
+    nothing for the description.
+    """
+    def mark(fn):
+        fn.ufunc = None
+        fn.view = view
+        return fn
+    return mark if fn is None else mark(fn)
+
+
+def ufunc_kernel(name):
+    """The kernel that is the array module's ufunc ``name`` (``xp.add``, ``xp.exp``):
+    generated code calls ``xp.<name>`` directly and may pass ``out=`` to write over a
+    dead operand. An op whose eager forward uses an operator (``x + y``) calls the same
+    ufunc."""
+    def fn(xp, *arrays):
+        return getattr(xp, name)(*arrays)
+    fn.__name__ = fn.__qualname__ = name
+    fn.ufunc = name
+    fn.view = False
+    return fn
+
+
+def constant(data):
+    """A tensor of ``data`` that an op made and that depends on no tensor's values (the
+    zeros standing in for an unused piece's gradient, say). While a fused function is
+    traced, such tensors become constants of the generated code; any other tensor made
+    inside the trace from raw arrays makes the function run op by op."""
+    out = Tensor(data)
+    if state.tracer is not None:
+        state.tracer.constants[id(out)] = out
+    return out
+
+
+def _no_gradient(grad):
+    raise AssertionError("a node without a gradient was swept")    # never reached
+
+
+# --------------------------------------------------------------------------- taps
+
+def tap(name, tensor):
+    """Hand ``tensor`` to the handler of the enclosing :func:`tapping` block, if any.
+
+    A tap is a probe placed in a model's code (a gate's activations, say) that costs
+    one check when nobody listens. Fused functions and scans honour it: their generated
+    code calls the handler at the same point, once per call or step, with the value of
+    that moment (the handler copies it to keep it: the memory may be reused after).
+    Taps are silent while a fused function is traced and inside backward sweeps.
+    """
+    tracer = state.tracer
+    if tracer is not None:
+        tracer.taps.append((name, tensor))
+    elif state.tap is not None and state.backward_of is None:
+        state.tap(name, tensor)
+
+
+def current_tap():
+    """The handler of the innermost :func:`tapping` block in this thread, or None."""
+    return state.tap
+
+
+@contextlib.contextmanager
+def tapping(handler):
+    """``with mg.tapping(handler):`` calls ``handler(name, tensor)`` for every
+    :func:`tap` reached inside (this thread only); blocks nest, the inner one
+    listening."""
+    previous = state.tap
+    state.tap = handler
+    try:
+        yield handler
+    finally:
+        state.tap = previous
 
 
 class Tensor:
@@ -389,7 +468,8 @@ class Tensor:
         create_graph : bool
             Record the sweep, so the gradients can be differentiated again.
         """
-        backward_sweep([self], [grad], retain_graph or create_graph, create_graph)
+        found = sweep([self], [grad], None, retain_graph or create_graph, create_graph)
+        _write_leaf_gradients(found, create_graph)
 
 
 def _seed_gradient(output, grad):
@@ -408,26 +488,31 @@ def _seed_gradient(output, grad):
     return grad
 
 
-def record(data, inputs, backward, op, n_outputs=1):
+def record(data, inputs, backward, op, kernel=None, static=None, n_outputs=1):
     """Wrap an op's result in a Tensor, recording a Node when a gradient can flow.
 
     Called by every op: ``data`` is the forward result (a backend array, or a list of them
     for ops with several outputs), ``inputs`` the operands (tensors or Python scalars),
-    ``backward`` the rule sitting next to the op's forward code.
+    ``backward`` the rule sitting next to the op's forward code (``None`` for an op
+    without a gradient, a comparison), ``kernel`` and ``static`` what the forward computed
+    (see :class:`Node`).
     """
     state = _threads.state      # this thread's switches, fetched once (see _CallingThread)
     needs_grad = False
-    if state.grad_enabled:
+    if state.grad_enabled and backward is not None:
         for operand in inputs:
             if isinstance(operand, Tensor) and operand.requires_grad:
                 needs_grad = True
                 break
-    if needs_grad:
-        node = Node(op, inputs, backward, n_outputs, state.scope)
-        if state.tracer is not None:
-            state.tracer.shapes[node.id] = [a.shape for a in data] if n_outputs > 1 \
-                else [data.shape]
-            state.tracer.dtypes[node.id] = data[0].dtype if n_outputs > 1 else data.dtype
+    tracer = state.tracer
+    if needs_grad or (tracer is not None and tracer.follows(inputs)):
+        # while tracing, ops on traced values are recorded even without a gradient (a
+        # comparison's mask), so that generated code computes them too
+        node = Node(op, inputs, backward if needs_grad else _no_gradient, n_outputs,
+                    kernel, static, state.scope)
+        if tracer is not None:
+            tracer.likes[node.id] = [(a.shape, a.dtype) for a in data] if n_outputs > 1 \
+                else [(data.shape, data.dtype)]
     else:
         node = None
     if state.anomaly:
@@ -437,11 +522,11 @@ def record(data, inputs, backward, op, n_outputs=1):
         for array in (data if n_outputs > 1 else (data,)):
             _check_finite(array, what)
     if n_outputs > 1:
-        return [_wrap(array, node, index) for index, array in enumerate(data)]
-    return _wrap(data, node, 0)
+        return [_wrap(array, node, index, needs_grad) for index, array in enumerate(data)]
+    return _wrap(data, node, 0, needs_grad)
 
 
-def _wrap(data, node, index):
+def _wrap(data, node, index, requires_grad=None):
     # The hot path: skip __init__'s checks, which ops never need.
     if type(data) not in _backend._BY_TYPE:   # a NumPy scalar from a ufunc on 0-d input
         data = _backend.as_array(data)
@@ -451,7 +536,7 @@ def _wrap(data, node, index):
     out.name = None
     out.node = node
     out.output_index = index
-    out.requires_grad = node is not None
+    out.requires_grad = node is not None if requires_grad is None else requires_grad
     return out
 
 
@@ -466,9 +551,9 @@ _FREED = ("backward: the graph was already freed by an earlier backward sweep; p
           "retain_graph=True to the first backward() (or mg.grad) to sweep it again")
 
 
-def _reachable(outputs, stop=None):
-    """The nodes the outputs depend on, newest first (reverse recording order); the walk
-    does not go past tensors whose ids are in ``stop``."""
+def _reachable(outputs, floor=None):
+    """The nodes the outputs depend on through tensors that require grad, newest first
+    (reverse recording order); the walk skips nodes numbered below ``floor``."""
     nodes = {}
     work = [t.node for t in outputs if t.node is not None]
     while work:
@@ -479,23 +564,26 @@ def _reachable(outputs, stop=None):
             raise RuntimeError(_FREED)
         nodes[node.id] = node
         for operand in node.inputs:
-            if isinstance(operand, Tensor) and operand.node is not None \
-                    and operand.node.id not in nodes \
-                    and (stop is None or id(operand) not in stop):
+            if isinstance(operand, Tensor) and operand.requires_grad \
+                    and operand.node is not None and operand.node.id not in nodes \
+                    and (floor is None or operand.node.id >= floor):
                 work.append(operand.node)
     return [nodes[i] for i in sorted(nodes, reverse=True)]
 
 
-class PendingProduct:
-    """``left.T @ right``, a gradient left uncomputed so that the many products reaching
-    one tensor (a weight used at every time step) are summed by one matrix product,
-    ``concat(lefts).T @ concat(rights)``, instead of one small product and one
-    full-size addition per step. Only plain sweeps make them (see ``matmul``)."""
-    __slots__ = ("left", "right")
-
-    def __init__(self, left, right):
-        self.left = left
-        self.right = right
+def _consumers_of(targets, order):
+    """The ids of the nodes in ``order`` that read a target, directly or through other
+    such nodes: the only ones whose backward rules the targets' gradients need."""
+    target_ids = {id(t) for t in targets}
+    needed = set()
+    for node in reversed(order):            # recording order: producers first
+        for operand in node.inputs:
+            if isinstance(operand, Tensor) and (
+                    id(operand) in target_ids
+                    or (operand.node is not None and operand.node.id in needed)):
+                needed.add(node.id)
+                break
+    return needed
 
 
 class _Accumulator:
@@ -503,29 +591,24 @@ class _Accumulator:
 
     The first gradient is kept as is (it may be shared with another tensor); the second
     makes a fresh sum that is ours, and later ones add into it in place. With
-    ``create_graph`` sums are recorded ops instead. Pending products are collected and
-    multiplied out together when the sum is read.
+    ``create_graph`` sums are recorded ops instead. Pending products are collected in a
+    :class:`~minigrad.products.ProductSum` and multiplied out together when the sum is
+    read.
     """
-    __slots__ = ("total", "owned", "lefts", "rights")
-    PENDING_LIMIT = 32      # products multiplied out together; bounds the memory held
+    __slots__ = ("total", "owned", "products")
 
     def __init__(self, grad):
         self.owned = False
-        if type(grad) is PendingProduct:
-            self.total = None
-            self.lefts, self.rights = [grad.left], [grad.right]
-        else:
-            self.total = grad
-            self.lefts = self.rights = None
+        self.total = self.products = None
+        self.add(grad, False)
 
     def add(self, grad, create_graph):
         if type(grad) is PendingProduct:
-            if self.lefts is None:
-                self.lefts, self.rights = [], []
-            self.lefts.append(grad.left)
-            self.rights.append(grad.right)
-            if len(self.lefts) >= self.PENDING_LIMIT:
-                self.multiply_out()
+            if self.products is None:
+                self.products = ProductSum()
+            grad.add_to(self.products)
+            if self.products.full():
+                self._multiply_out()
         elif self.total is None:
             self.total = grad
         elif create_graph:
@@ -536,135 +619,160 @@ class _Accumulator:
             self.total = Tensor(self.total.data + grad.data)
             self.owned = True
 
-    def multiply_out(self):
-        lefts, rights = self.lefts, self.rights
-        self.lefts = self.rights = None
-        if len(lefts) == 1:
-            product = lefts[0].T @ rights[0]
-        else:
-            xp = _backend.of(lefts[0]).xp
-            product = xp.concatenate(lefts).T @ xp.concatenate(rights)
+    def _multiply_out(self):
+        product = Tensor(self.products.materialize())
         if self.total is None:
-            self.total, self.owned = Tensor(product), True
+            self.total, self.owned = product, True
         else:
-            self.add(Tensor(product), False)
+            self.add(product, False)
 
     @property
     def grad(self):
-        if self.lefts is not None:
-            self.multiply_out()
+        if self.products is not None and self.products.lefts:
+            self._multiply_out()
         return self.total
 
 
 def _summed(slot):
-    """The gradient in a sweep's slot: a lone gradient, or an accumulator's sum."""
-    if slot is None or type(slot) is Tensor:
-        return slot
-    return (slot if type(slot) is _Accumulator else _Accumulator(slot)).grad
+    """The gradient in a sweep's slot: a lone gradient, or an accumulator's sum (a lone
+    pending product is multiplied out by one)."""
+    if type(slot) is PendingProduct:
+        slot = _Accumulator(slot)
+    return slot.grad if type(slot) is _Accumulator else slot
 
 
-def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
-                   stop_at_inputs=False):
-    """Reverse-mode sweep from ``outputs`` (seeded with ``grads``).
+def _added(slot, grad, create_graph):
+    """A slot with ``grad`` added: the first gradient as is, an accumulator from the
+    second on."""
+    if slot is None:
+        return grad
+    if type(slot) is not _Accumulator:
+        slot = _Accumulator(slot)
+    slot.add(grad, create_graph)
+    return slot
 
-    With ``inputs=None`` leaf gradients accumulate into ``.grad``; otherwise the
-    gradients of ``inputs`` (leaves or not) are returned and no ``.grad`` is touched.
-    ``stop_at_inputs`` treats the inputs as leaves: the sweep goes no further, and each
-    gets only the gradient that reaches it directly (the partial derivatives a fused
-    op's backward returns).
+
+class _Delivery:
+    """Where a sweep's gradients wait: per node, one slot per output until the node is
+    swept; per leaf (or target), an accumulator, the sweep's result."""
+    __slots__ = ("slots", "found", "wanted", "relevant", "create_graph")
+
+    def __init__(self, wanted, relevant, create_graph):
+        self.slots = {}         # node id -> slot (a list of them for multi-output nodes)
+        self.found = {}         # id(tensor) -> (tensor, _Accumulator or gradient)
+        self.wanted = wanted    # ids of the targets, or None: every leaf
+        self.relevant = relevant  # ids of the nodes whose gradients are used, or None: all
+        self.create_graph = create_graph
+
+    def deliver(self, tensor, grad):
+        node = tensor.node
+        if node is None:
+            if self.wanted is None or id(tensor) in self.wanted:
+                entry = self.found.get(id(tensor))
+                self.found[id(tensor)] = (tensor, _Accumulator(grad) if entry is None
+                                          else _added(entry[1], grad, self.create_graph))
+        elif self.relevant is None or node.id in self.relevant:
+            if node.n_outputs == 1:
+                self.slots[node.id] = _added(self.slots.get(node.id), grad, self.create_graph)
+            else:
+                slots = self.slots.get(node.id) or [None] * node.n_outputs
+                index = tensor.output_index
+                slots[index] = _added(slots[index], grad, self.create_graph)
+                self.slots[node.id] = slots
+
+    def take(self, node):
+        """The gradient of ``node``'s output (a list for several outputs), or None when
+        nothing reached it."""
+        slot = self.slots.pop(node.id, None)
+        if slot is None or node.n_outputs == 1:
+            return _summed(slot)
+        return [_summed(s) for s in slot]
+
+
+def _plan(outputs, targets):
+    """``(nodes newest first, ids of the nodes whose rules run or None for all, targets by
+    the id of the node that computed them)``."""
+    if targets is None:
+        return _reachable(outputs), None, {}
+    by_node = {}
+    for t in targets:
+        if t.node is not None:
+            by_node.setdefault(t.node.id, []).append(t)
+    floor = min(by_node) if targets and all(t.node is not None for t in targets) else None
+    order = _reachable(outputs, floor)
+    return order, _consumers_of(targets, order), by_node
+
+
+def sweep(outputs, grads, targets=None, retain_graph=False, create_graph=False):
+    """The reverse-mode sweep from ``outputs`` (seeded with ``grads``).
+
+    Returns ``{id(tensor): (tensor, gradient)}`` for every leaf reached when ``targets``
+    is None, else for every target (leaf or not) reached. With targets, only the backward
+    rules of nodes that read a target (directly or through others) are called, and the
+    walk does not go below the earliest target when all of them are computed: a node
+    recorded before every target cannot depend on one.
+
+    Backward rules are called as ``rule(grad)``; a rule that is an object rather than a
+    function is called as ``rule(grad, keep_graph)``, so that one which may reuse its
+    saved memory (a scan's) knows whether the graph is swept again.
     """
     state = _threads.state      # this thread's switches, fetched once (see _CallingThread)
     seeds = [_seed_gradient(t, g) for t, g in zip(outputs, grads)]
-    wanted = None if inputs is None else {id(t): t for t in inputs}
-    stop = wanted if stop_at_inputs else None
-    order = _reachable(outputs, stop)
-    pending = {}        # node id -> its gradient slot (a list of them for multi-output nodes)
-    leaves = {}         # id(leaf) -> (leaf, _Accumulator)
-    wanted_nodes = {}   # node id -> wanted non-leaf tensors it produced
-    for tensor in () if stop_at_inputs else inputs or ():
-        if tensor.node is not None:
-            wanted_nodes.setdefault(tensor.node.id, []).append(tensor)
-    captured = {}       # id(wanted non-leaf) -> its gradient
-
-    def deliver(tensor, grad):
-        node = tensor.node
-        if node is None or (stop is not None and id(tensor) in stop):
-            if wanted is not None and id(tensor) not in wanted:
-                return
-            entry = leaves.get(id(tensor))
-            if entry is None:
-                leaves[id(tensor)] = (tensor, _Accumulator(grad))
-            else:
-                entry[1].add(grad, create_graph)
-            return
-        # a slot holds the first gradient as is, and an _Accumulator from the second on
-        if node.n_outputs == 1:
-            slots, index = pending, node.id
-        else:
-            slots = pending.get(node.id)
-            if slots is None:
-                slots = pending[node.id] = [None] * node.n_outputs
-            index = tensor.output_index
-        slot = slots.get(index) if slots is pending else slots[index]
-        if slot is None:
-            slots[index] = grad
-        elif type(slot) is _Accumulator:
-            slot.add(grad, create_graph)
-        else:
-            slots[index] = _Accumulator(slot)
-            slots[index].add(grad, create_graph)
-
+    keep_graph = retain_graph or create_graph
+    order, needed, by_node = _plan(outputs, targets)
+    delivery = _Delivery(None if targets is None else {id(t) for t in targets},
+                         None if needed is None else needed | by_node.keys(), create_graph)
     for tensor, grad in zip(outputs, seeds):
-        deliver(tensor, grad)
-
+        delivery.deliver(tensor, grad)
     outer_scope = state.scope
     sweep_scope = f"{outer_scope}/backward" if outer_scope else "backward"
-    with _grad_mode(create_graph), _sweeping(outer_scope, retain_graph or create_graph), \
-            collector_paused():
-        for node in order:
-            slot = pending.pop(node.id, None)
-            if slot is None:            # nothing flowed here (e.g. an unused split piece)
-                if not retain_graph and not create_graph:
-                    node.release()
-                continue
-            if node.n_outputs == 1:
-                grad_out = slot if type(slot) is Tensor else _summed(slot)
-            else:
-                grad_out = [_summed(s) for s in slot]
-            for tensor in wanted_nodes.get(node.id, ()):
-                captured[id(tensor)] = grad_out if node.n_outputs == 1 \
-                    else grad_out[tensor.output_index]
-            state.backward_of = node.op
-            if create_graph:
-                # a recorded sweep is labelled, so graphs draw it apart from the forward
-                state.scope = f"{sweep_scope}/{node.scope}" if node.scope else sweep_scope
-            input_grads = node.backward(grad_out)
-            for operand, grad in zip(node.inputs, input_grads):
-                if grad is None or not operand.requires_grad:
+    function = types.FunctionType
+    try:
+        with _grad_mode(create_graph), collector_paused():
+            for node in order:
+                grad_out = delivery.take(node)
+                for target in by_node.get(node.id, ()):
+                    # complete now: every reader of it was recorded after it, swept before
+                    delivery.found[id(target)] = (target, grad_out if node.n_outputs == 1
+                                                  else grad_out[target.output_index])
+                if grad_out is None or (needed is not None and node.id not in needed):
+                    if not keep_graph:       # nothing flowed here, or nothing wanted does
+                        node.release()
                     continue
-                if state.anomaly:
-                    _check_finite(grad.data, f"backward of '{node.op}'")
-                deliver(operand, grad)
-            if not retain_graph and not create_graph:
-                node.release()     # free saved values as soon as they are used
+                state.backward_of = node.op
+                if create_graph:
+                    # a recorded sweep is labelled, so graphs draw it apart from the forward
+                    state.scope = f"{sweep_scope}/{node.scope}" if node.scope else sweep_scope
+                rule = node.backward
+                input_grads = rule(grad_out) if type(rule) is function else \
+                    rule(grad_out, keep_graph)
+                for operand, grad in zip(node.inputs, input_grads):
+                    if grad is not None and operand.requires_grad:
+                        if state.anomaly:
+                            _check_finite(grad.data, f"backward of '{node.op}'")
+                        delivery.deliver(operand, grad)
+                if not keep_graph:
+                    node.release()     # free saved values as soon as they are used
+    finally:
+        state.backward_of = None
+        state.scope = outer_scope
     if not retain_graph:
         for node in order:          # create_graph without retain_graph: free at the end
             node.release()
+    return delivery.found
 
-    if wanted is not None:
-        results = []
-        for tensor in inputs:
-            if tensor.node is None or stop_at_inputs:
-                entry = leaves.get(id(tensor))
-                grad = entry[1].grad if entry is not None else None
-            else:
-                grad = captured.get(id(tensor))
-            if grad is None:        # not used by the outputs: its gradient is zero
-                grad = Tensor(tensor.xp.zeros(tensor.shape, dtype=tensor.dtype))
-            results.append(grad)
-        return tuple(results)
 
-    for leaf, acc in leaves.values():
+def _gradient(entry):
+    """The summed gradient of a :func:`sweep` result entry (None when absent)."""
+    if entry is None:
+        return None
+    grad = entry[1]
+    return grad.grad if type(grad) is _Accumulator else grad
+
+
+def _write_leaf_gradients(found, create_graph):
+    """``Tensor.backward``'s last step: add each leaf's gradient into its ``.grad``."""
+    for leaf, acc in found.values():
         grad = acc.grad
         if leaf.grad is None:
             # a gradient that may be shared with another tensor is copied, so that
@@ -674,7 +782,6 @@ def backward_sweep(outputs, grads, retain_graph, create_graph, inputs=None,
             leaf.grad = leaf.grad + grad
         else:
             leaf.grad.data += grad.data
-    return None
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=False):
@@ -698,6 +805,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=Fa
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for what, tensors in (("outputs", outputs), ("inputs", inputs)):
+        for index, tensor in enumerate(tensors):
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"grad: {what}[{index}] is {type(tensor).__name__}, "
+                                f"expected a Tensor")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
@@ -705,5 +817,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=Fa
     for tensor in inputs:
         if not tensor.requires_grad:
             raise RuntimeError("grad: an input does not require grad")
-    return backward_sweep(outputs, grad_outputs, retain_graph or create_graph, create_graph,
-                          inputs=inputs)
+    found = sweep(outputs, grad_outputs, inputs, retain_graph or create_graph, create_graph)
+    results = []
+    for tensor in inputs:
+        grad = _gradient(found.get(id(tensor)))
+        if grad is None:        # not used by the outputs: its gradient is zero
+            grad = Tensor(tensor.xp.zeros(tensor.shape, dtype=tensor.dtype))
+        results.append(grad)
+    return tuple(results)

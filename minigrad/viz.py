@@ -9,13 +9,26 @@ What is drawn
 * **ops** as small white ellipses labelled with the op (``σ``, ``tanh``, ``×``, ``matmul``)
   and, with ``show_shapes``, the shape they produce;
 * **tensors**: parameters (leaves that require grad), inputs (leaves that do not),
-  recurrent states (leaves passed as ``states=``, or named like ``h_prev``/``c_0``) and
-  the outputs, each with its own shape and colour, labelled with the tensor's name (from
-  ``name=``, or a module attribute such as ``weight_hh``), shape and dtype. Intermediate
-  tensors are drawn where they add something: named ones, and a scope's results (the
-  tensors that leave the scope they were made in, such as a gate's activation);
-* each ``mg.scope`` as a labelled, coloured cluster, nested as the scopes nest, and a
-  small legend of the kinds that occur.
+  recurrent states (leaves passed as ``states=``, named as ``state_names`` says, or the
+  unnamed initial carry of a loop: ``init`` of an ``mg.scan``) and the outputs, each with
+  its own shape and colour, labelled with the tensor's name (from ``names=``, a
+  parameter's module path such as ``encoder.weight_hh_l0``, or ``name=``), shape and
+  dtype. Intermediate tensors are drawn where they add something: named ones, and a
+  scope's results (the tensors that leave the scope they were made in);
+* each ``mg.scope`` as a labelled, coloured cluster, nested as the scopes nest (the
+  caller says which scope gets which colour: ``scope_colours``), and a small legend of the
+  kinds that occur.
+
+Large graphs
+------------
+Whole models unrolled over many steps give thousands of nodes, which Graphviz takes
+minutes to lay out and nobody can read. When a drawing would have more than
+``max_nodes`` nodes, :func:`graph` folds what repeats, one level at a time, until it
+fits: first the time steps (steps are scopes ``t0``, ``t1``, ...; all but the first run
+of each loop become one "× k more steps" node, as ``max_steps=1``), then sibling scopes
+that repeat an earlier sibling's ops (the second layer, the reverse direction) become
+one node each. The picture then says what was folded and how to draw everything
+(``max_nodes=None``), and a :class:`GraphFolded` warning says the same.
 
 The drawing is deterministic: nodes are numbered in recording order, never by ``id()``,
 so the same computation gives the same DOT text. Python numbers an op was given (the
@@ -27,17 +40,27 @@ import html
 import os
 import re
 import tempfile
+import warnings
 import zlib
 
 from .fusion import unfold
 from .serialization import current_umask
 from .tensor import Tensor
 
-__all__ = ["graph", "render", "GraphvizNotFound"]
+__all__ = ["graph", "render", "GraphvizNotFound", "GraphFolded", "MAX_NODES"]
 
 
 class GraphvizNotFound(RuntimeError):
     """Graphviz's ``dot`` program is missing; :func:`render` wrote the DOT source instead."""
+
+
+class GraphFolded(UserWarning):
+    """:func:`graph` folded repeated steps or scopes to keep a large graph readable."""
+
+
+# Past this many nodes Graphviz's layout takes more than a few seconds (a recurrent
+# model unrolled into 1,000 nodes took minutes) and nobody can read the picture.
+MAX_NODES = 300
 
 
 INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` "
@@ -47,7 +70,9 @@ INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` "
 _FONT = "Helvetica"
 _STEP = re.compile(r"^(?:t|step)[_-]?(\d+)$")     # a sequence layer's per-step scope
 _SUBSCRIPTED = re.compile(r"^([A-Za-z])_([A-Za-z0-9]+)$")
-_STATE_NAME = re.compile(r"^(?:h|c|hx|cx|state)(?:_|$)|_prev$")
+# Leaves drawn as states by default: names any recurrence uses (``state``, ``carry_0``,
+# ``x_prev``). A model family passes its own (``state_names=``).
+_STATE_NAMES = re.compile(r"^(?:state|carry)(?:_|\d|$)|_prev$")
 
 # How each op is written: a symbol where one is standard, the op's name otherwise.
 _SYMBOL = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "−x",
@@ -78,29 +103,67 @@ _LEGEND_TEXT = {"parameter": "parameter", "input": "input", "state": "state",
                 "collapsed": "collapsed scope", "steps": "folded steps"}
 _HIGHLIGHT = dict(color="#6a1b9a", penwidth="2.6", weight="8")
 
-# Cluster colours (fill, border) by what a scope's name says it is; other scopes get a
-# colour from a fixed palette picked by a checksum of the name (stable across runs).
-_SCOPE_COLOURS = [
-    (("forget", "reset"), ("#fdecea", "#c62828")),
-    (("input_gate", "update"), ("#e8f5e9", "#2e7d32")),
-    (("candidate",), ("#fff8e1", "#ef8f00")),
-    (("output_gate",), ("#e3f2fd", "#1565c0")),
-    (("cell_state",), ("#f3e5f5", "#6a1b9a")),
-    (("hidden", "state"), ("#e0f7fa", "#00838f")),
-    (("norm",), ("#f1f8e9", "#558b2f")),
-    (("backward", "grad"), ("#fbe9e7", "#bf360c")),
-]
+# Cluster colours (fill, border): the caller's ``scope_colours`` first, then these
+# (what the engine itself scopes: a recorded backward sweep), then a colour from a fixed
+# palette picked by a checksum of the scope's name (stable across runs).
+_SCOPE_COLOURS = {"backward": ("#fbe9e7", "#bf360c")}
+_STEP_COLOURS = ("#fafafa", "#9e9e9e")
 _PALETTE = [("#f1f8e9", "#558b2f"), ("#e8eaf6", "#283593"), ("#fce4ec", "#ad1457"),
             ("#e0f7fa", "#00838f"), ("#fff3e0", "#e65100"), ("#efebe9", "#4e342e")]
 
 
-def _scope_colours(name):
-    if _STEP.match(name):
-        return "#fafafa", "#9e9e9e"
-    for keys, colours in _SCOPE_COLOURS:
-        if any(key in name for key in keys):
-            return colours
-    return _PALETTE[zlib.crc32(name.encode()) % len(_PALETTE)]
+def _colour_rule(scope_colours):
+    """``colours(name) -> (fill, border)`` for a scope's own name (its last part)."""
+    given = dict(scope_colours or {})
+    for key, value in given.items():
+        if not (isinstance(key, str) and isinstance(value, (tuple, list)) and len(value) == 2):
+            raise ValueError(f"viz.graph: scope_colours maps a scope name to a (fill, border) "
+                             f"pair of colours, got {key!r}: {value!r}")
+    tables = [given, _SCOPE_COLOURS]
+
+    def colours(name):
+        if _STEP.match(name):
+            return _STEP_COLOURS
+        for table in tables:          # an exact name beats a part of one
+            if name in table:
+                return tuple(table[name])
+        for table in tables:
+            for key, value in table.items():
+                if key in name:
+                    return tuple(value)
+        return _PALETTE[zlib.crc32(name.encode()) % len(_PALETTE)]
+    return colours
+
+
+def _state_rule(state_names):
+    """``is_state(name) -> bool`` from a predicate, a regex (searched) or a set of names."""
+    if state_names is None:
+        state_names = _STATE_NAMES
+    if isinstance(state_names, str):
+        state_names = re.compile(state_names)
+    if isinstance(state_names, re.Pattern):
+        return lambda name: state_names.search(name) is not None
+    if callable(state_names):
+        return state_names
+    names = frozenset(state_names)
+    return names.__contains__
+
+
+def _parameter_names(names):
+    """``{id(tensor): label}`` from a Module, a mapping ``name -> tensor`` or pairs."""
+    if names is None:
+        return {}
+    if hasattr(names, "named_parameters"):
+        names = names.named_parameters()
+    elif hasattr(names, "items"):
+        names = names.items()
+    labels = {}
+    for name, tensor in names:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"viz.graph: names must map names to tensors, got {name!r}: "
+                            f"{type(tensor).__name__}")
+        labels.setdefault(id(tensor), str(name))
+    return labels
 
 
 def _pretty_scope(name):
@@ -164,23 +227,115 @@ def _collect(outputs):
     return nodes
 
 
+def _step_of(scope):
+    """``(depth, enclosing scope, step number)`` of the first step part of ``scope``
+    (``"encoder/t7/update"`` -> ``(1, "encoder", 7)``), or None outside every step."""
+    parts = scope.split("/") if scope else []
+    for depth, part in enumerate(parts):
+        match = _STEP.match(part)
+        if match:
+            return depth, "/".join(parts[:depth]), int(match.group(1))
+    return None
+
+
+def _initial_carries(original, unfolded, carry_names):
+    """``{id(leaf): (scope, label)}`` for the leaves that start a loop.
+
+    A scan node (``mg.scan``) lists its inputs as ``(xs, *init, *params...)`` and gives
+    two outputs per carry part (every step's, the last one), so its ``init`` is
+    ``inputs[1:1 + n_outputs // 2]``: each part is labelled by its position, from
+    ``carry_names`` (``("h0", "c0")``) or ``init[k]``. In a loop recorded op by op (steps
+    scoped ``t0``, ``t1``, ...) a float leaf without grad that only the loop's first step
+    reads is its initial carry too (its position is unknown: ``init``). The labels come
+    from the caller, who knows what the carry holds.
+    """
+    carries = {}
+    for node in original:
+        if node.op != "scan":
+            continue
+        init = node.inputs[1:1 + node.n_outputs // 2]
+        for position, tensor in enumerate(init):
+            if isinstance(tensor, Tensor) and tensor.node is None \
+                    and not tensor.requires_grad:
+                if position < len(carry_names):
+                    label = carry_names[position]
+                else:
+                    label = "init" if len(init) == 1 else f"init[{position}]"
+                carries.setdefault(id(tensor), (node.scope, label))
+    first_step = {}               # enclosing scope -> the step that ran first
+    readers = {}                  # id(leaf) -> (leaf, the steps that read it)
+    for node in unfolded:
+        step = _step_of(node.scope)
+        if step is not None:
+            first_step.setdefault(step[1], step[2])
+        for operand in node.inputs:
+            if isinstance(operand, Tensor) and operand.node is None \
+                    and not operand.requires_grad and operand.dtype.kind == "f":
+                readers.setdefault(id(operand), (operand, set()))[1].add(
+                    None if step is None else step[1:])
+    candidates = {}               # id(leaf) -> (enclosing scope, leaf): first-step leaves
+    per_step = set()              # (scope, shape, dtype) of one-step leaves of later steps
+    for key, (tensor, steps) in readers.items():
+        if key in carries or len(steps) != 1 or None in steps:
+            continue
+        ((prefix, number),) = steps
+        if first_step.get(prefix) == number:
+            candidates[key] = (prefix, tensor)
+        else:
+            per_step.add((prefix, tensor.shape, tensor.dtype))
+    # each step reading a slice of a constant input (x_t, no grad) is no carry: a
+    # first-step leaf counts only when no later step reads one like it
+    for key, (prefix, tensor) in candidates.items():
+        if (prefix, tensor.shape, tensor.dtype) not in per_step:
+            carries[key] = (prefix, "init")
+    return carries
+
+
+def _repeated_scopes(nodes):
+    """``{scope path: earlier sibling}`` for scopes whose ops (by kind, in the same
+    sub-scopes) are those of an earlier sibling: a stacked layer's second layer, the
+    reverse direction. Steps are left to ``max_steps``."""
+    signatures = {}               # scope path -> Counter of (sub-scope, op) inside it
+    for node in nodes:
+        parts = node.scope.split("/") if node.scope else []
+        for depth in range(len(parts)):
+            if _STEP.match(parts[depth]):
+                break
+            path = "/".join(parts[:depth + 1])
+            inside = "/".join(parts[depth + 1:])
+            counts = signatures.setdefault(path, {})
+            counts[(inside, node.op)] = counts.get((inside, node.op), 0) + 1
+    first = {}                    # (parent, signature) -> the first sibling with it
+    repeats = {}
+    for path, counts in signatures.items():
+        key = (_parent(path), frozenset(counts.items()))
+        earlier = first.setdefault(key, path)
+        if earlier != path:
+            repeats[path] = earlier.rpartition("/")[2]
+    return repeats
+
+
 class _Drawing:
     """The graph as lists of node and edge records, before it becomes DOT text."""
 
-    def __init__(self, outputs, show_shapes, show_tensors, collapse, max_steps, states,
-                 fold_trivial):
+    def __init__(self, outputs, nodes, show_shapes, show_tensors, collapse, max_steps,
+                 states, fold_trivial, is_state, carries, labels, repeats=None):
         self.show_shapes = show_shapes
         self.fold_trivial = fold_trivial
         self.show_tensors = show_tensors
         self.collapse = set(collapse or ())
         self.max_steps = max_steps
         self.state_ids = {id(t) for t in states or ()}
+        self.is_state = is_state
+        self.carries = carries    # id(leaf) -> (scope, label): a loop's initial carry
+        self.labels = labels      # id(tensor) -> the caller's name for it
+        self.repeats = repeats or {}   # collapsed scope path -> the sibling it repeats
         self.items = {}          # drawn name -> (cluster path, kind, label)
         self.edges = {}          # (tail, head) -> extra attributes
         self.kinds = set()
         self.tensor_names = {}   # tensor key -> drawn name
         self.outputs = outputs
-        self.nodes = _collect(outputs)
+        self.nodes = nodes
         self._unit_names = {}     # (kind, scope path) -> drawn name of a collapsed unit
         self.step_counts = {}     # enclosing scope -> the step numbers folded under it
 
@@ -220,38 +375,55 @@ class _Drawing:
         if self.max_steps is None:
             return {}
         found = {}
-        steps = {}                # prefix -> step numbers seen under it
+        steps = {}                # prefix -> step numbers, in the order they first ran
         for node in self.nodes:
-            parts = node.scope.split("/") if node.scope else []
-            for depth, part in enumerate(parts):
-                match = _STEP.match(part)
-                if match:
-                    prefix = "/".join(parts[:depth])
-                    found[node.id] = (depth, prefix, int(match.group(1)))
-                    steps.setdefault(prefix, set()).add(int(match.group(1)))
-                    break
-        kept = {prefix: set(sorted(numbers)[:self.max_steps])
+            step = _step_of(node.scope)
+            if step is not None:
+                depth, prefix, number = step
+                found[node.id] = step
+                steps.setdefault(prefix, {}).setdefault(number, None)
+        # the steps that ran first stay (t99 for a loop run backwards), not the lowest
+        kept = {prefix: set(list(numbers)[:self.max_steps])
                 for prefix, numbers in steps.items()}
         folded = {}
         for node_id, (depth, prefix, number) in found.items():
             if number not in kept[prefix]:
                 folded[node_id] = (depth, prefix)
         for prefix, numbers in steps.items():
-            hidden = sorted(numbers - kept[prefix])
-            if hidden:
-                self.step_counts[prefix] = hidden
+            skipped = sorted(set(numbers) - kept[prefix])
+            if skipped:
+                self.step_counts[prefix] = skipped
         return folded
 
     # ---- tensors
     def leaf_kind(self, tensor):
         if tensor.requires_grad:
             return "parameter"
-        if id(tensor) in self.state_ids or (tensor.name and _STATE_NAME.search(tensor.name)):
+        if id(tensor) in self.state_ids or id(tensor) in self.carries \
+                or (tensor.name and self.is_state(tensor.name)):
             return "state"
         return "input"
 
-    def tensor_label(self, tensor, kind, fallback):
-        name = tensor.name or fallback
+    def drawn_cluster(self, path):
+        """The cluster that shows ``path``: the one around a collapsed scope holding it."""
+        parts = path.split("/") if path else []
+        for depth in range(len(parts)):
+            if parts[depth] in self.collapse or "/".join(parts[:depth + 1]) in self.collapse:
+                return "/".join(parts[:depth])
+        return path
+
+    def leaf_name(self, tensor, kind):
+        """The caller's name, a parameter's module path, the tensor's name, or what it
+        is (an initial carry's label, ``constant``)."""
+        name = self.labels.get(id(tensor)) or getattr(tensor, "path", None) or tensor.name
+        if name:
+            return name
+        if id(tensor) in self.carries:
+            return self.carries[id(tensor)][1]
+        return "constant" if kind == "input" else kind
+
+    def tensor_label(self, tensor, kind, fallback, name=None):
+        name = name or tensor.name or fallback
         detail = f"{_shape_text(tensor.shape)} {tensor.dtype}" if self.show_shapes else None
         return _html(name, detail, 10 if kind != "tensor" else 9, subscript=True)
 
@@ -269,8 +441,10 @@ class _Drawing:
         if name is None:
             name = self.tensor_names[key] = f"t{len(self.tensor_names)}"
             kind = self.leaf_kind(tensor)
-            fallback = "constant" if kind == "input" and not tensor.name else kind
-            self.add_item(name, "", kind, self.tensor_label(tensor, kind, fallback))
+            # an initial carry sits in its loop's cluster: four layers' h0 stay apart
+            cluster = self.drawn_cluster(self.carries.get(id(tensor), ("",))[0])
+            self.add_item(name, cluster, kind,
+                          self.tensor_label(tensor, kind, None, self.leaf_name(tensor, kind)))
         return name
 
     def build(self):
@@ -409,13 +583,16 @@ class _Drawing:
                 continue
             _, _, key, count = self.unit_info[name]
             if kind == "steps":
-                hidden = self.step_counts[key]
-                span = f"t{hidden[0]}" if len(hidden) == 1 else f"t{hidden[0]} … t{hidden[-1]}"
-                more = "step" if len(hidden) == 1 else "steps"
-                label = _html(f"× {len(hidden)} more {more}", f"{span}, {count} ops", 10)
+                skipped = self.step_counts[key]
+                span = f"t{skipped[0]}" if len(skipped) == 1 \
+                    else f"t{skipped[0]} … t{skipped[-1]}"
+                more = "step" if len(skipped) == 1 else "steps"
+                label = _html(f"× {len(skipped)} more {more}", f"{span}, {count} ops", 10)
             else:
-                label = _html(_pretty_scope(key.rpartition("/")[2]),
-                              f"{count} op{'s' if count != 1 else ''}", 10)
+                detail = f"{count:,} op{'s' if count != 1 else ''}"
+                if key in self.repeats:
+                    detail += f", as {_pretty_scope(self.repeats[key])}"
+                label = _html(_pretty_scope(key.rpartition("/")[2]), detail, 10)
             self.items[name] = (cluster, kind, label)
 
 
@@ -445,33 +622,69 @@ def _shortest_path(edges, start, goal):
     return path[::-1]
 
 
-def _caption(kinds, highlighted, title):
-    """The graph's label: an optional title over a one-row legend of the kinds drawn."""
+def _caption(kinds, highlighted, title, note=None):
+    """The graph's label: an optional title over a one-row legend of the kinds drawn,
+    and a note under them (what the size guard folded)."""
     cells = []
+    # a note wider than the legend would stretch the swatches: keep them 18×12
+    fixed = ' fixedsize="true"' if note else ""
     for kind in _LEGEND_TEXT:
         if kind in kinds:
             style = _STYLE[kind]
             cells.append(f'<td bgcolor="{style["fillcolor"]}" border="1" '
-                         f'color="{style["color"]}" width="18" height="12"></td>'
+                         f'color="{style["color"]}" width="18" height="12"{fixed}></td>'
                          f'<td align="left">{_LEGEND_TEXT[kind]}  </td>')
     if highlighted:
         cells.append(f'<td><font color="{_HIGHLIGHT["color"]}" point-size="14"><b>⟶</b></font>'
                      f'</td><td align="left">{highlighted}</td>')
     rows = []
+    span = 2 * len(cells)
     if title:
-        rows.append(f'<tr><td colspan="{2 * len(cells)}"><font point-size="16"><b>'
+        rows.append(f'<tr><td colspan="{span}"><font point-size="16"><b>'
                     f"{html.escape(title)}</b></font></td></tr>")
     if cells:
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    if note:
+        rows.append(f'<tr><td colspan="{max(1, span)}"><font point-size="11" '
+                    f'color="#555555"><i>{"<br/>".join(map(html.escape, note))}</i></font>'
+                    f'</td></tr>')
     if not rows:
         return None
     return ('<<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
             + "".join(rows) + "</table>>")
 
 
+def _fold_to_fit(drawing, draw, nodes, collapse, max_steps, max_nodes):
+    """The size guard: fold one level at a time until the drawing has at most
+    ``max_nodes`` nodes; returns the drawing and the lines of a note saying what was
+    folded (None when nothing could be)."""
+    unfolded = len(drawing.items)
+    folded = []
+    if max_steps is None and any(_step_of(node.scope) for node in nodes):
+        max_steps = 1
+        drawing = draw(collapse, max_steps)
+        folded.append("each loop's steps after the first as one node")
+    if len(drawing.items) > max_nodes:
+        repeats = {path: sibling for path, sibling in _repeated_scopes(nodes).items()
+                   if path not in set(collapse)}
+        if repeats:
+            drawing = draw(set(collapse) | set(repeats), max_steps, repeats)
+            folded.append("scopes that repeat an earlier sibling (a stacked layer, "
+                          "the reverse direction) as one node each")
+    if not folded:
+        return drawing, None
+    # lines of the note under the picture (short, so the legend above is not stretched)
+    return drawing, [f"{unfolded:,} nodes folded to {len(drawing.items):,} "
+                     f"(more than max_nodes={max_nodes}):",
+                     *[f"{what};" for what in folded[:-1]], f"{folded[-1]}.",
+                     "Draw everything with max_nodes=None, or choose max_steps= and "
+                     "collapse=."]
+
+
 def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=(),
           max_steps=None, states=(), highlight=(), fold_trivial=True, legend=True,
-          title=None):
+          title=None, scope_colours=None, state_names=None, carry_names=(), names=None,
+          max_nodes=MAX_NODES):
     """A picture of the recorded computation that produced ``outputs``.
 
     Parameters
@@ -487,19 +700,19 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
         each scope's results), ``"all"`` every one, ``False`` none (ops only, with
         leaves and outputs).
     collapse : iterable of str
-        Scopes drawn as one node each: a scope's own name (``"forget_gate"``, in every
-        step and layer) or its full path (``"lstm/t0/forget_gate"``).
+        Scopes drawn as one node each: a scope's own name (``"encoder"``, wherever it
+        occurs) or its full path (``"encoder/l0"``).
     max_steps : int, optional
         For unrolled sequences, whose steps are scopes named ``t0``, ``t1``, ... (or
-        ``step_0``, ...): draw the first ``max_steps`` steps in full and fold the rest,
-        under each enclosing scope, into one "× k more steps" node.
+        ``step_0``, ...): draw the first ``max_steps`` steps that ran in full and fold
+        the rest, under each enclosing scope, into one "× k more steps" node. None: as
+        ``max_nodes`` decides.
     states : iterable of Tensor
-        Leaves to style as recurrent states (leaves named ``h_prev``, ``c_0``, ``hx``,
-        ... are recognised without it).
+        Leaves to style as recurrent states.
     highlight : sequence of (Tensor, Tensor)
         Draw a shortest path from the first tensor to the second thick and coloured
-        (the cell state's path ``c_prev → c_t``, say). A pair without a drawn path is
-        left alone.
+        (a state's path through one step, say). A pair without a drawn path is left
+        alone.
     fold_trivial : bool
         Draw transposes, reshapes and broadcasts as a label on the edge (``ᵀ``) instead
         of as nodes.
@@ -507,6 +720,30 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
         Add a one-row legend of the kinds of node that occur, under the picture.
     title : str, optional
         A caption under the picture, above the legend.
+    scope_colours : mapping of str to (str, str), optional
+        Cluster colours ``(fill, border)`` by scope name: a key equal to a scope's own
+        name, else the first key (in order) that occurs in it, picks its colours
+        (``{"encoder": ("#e3f2fd", "#1565c0")}``). Other scopes get a stable colour from
+        a small palette; ``backward`` (a recorded backward sweep) has its own.
+    state_names : callable, str, regex or collection of str, optional
+        Which named leaves are recurrent states: a predicate on the name, a regex
+        searched in it, or the exact names. Default: ``state``, ``carry``, ``carry_0``
+        and names ending in ``_prev``.
+    carry_names : sequence of str
+        Labels of the unnamed initial carry of a loop (``init`` of an ``mg.scan``: the
+        zeros a recurrent layer starts from), by position (``("h0", "c0")``); without
+        one it reads ``init[k]``. These leaves are drawn as states, inside their loop's
+        scope.
+    names : Module, mapping or iterable of (str, Tensor), optional
+        Labels for tensors, such as ``model`` (its ``named_parameters()``) or
+        ``{"W": w}``; they win over everything else. Without them a parameter is
+        labelled by its module path (``encoder.weight_ih_l0``: see
+        ``mg.nn.Parameter.path``), a tensor by its ``name``.
+    max_nodes : int or None
+        The size guard: a drawing with more nodes than this is folded (steps past the
+        first, then scopes that repeat a sibling) until it fits or nothing more folds,
+        and the picture says so (a :class:`GraphFolded` warning too). None draws
+        everything as asked.
 
     Returns
     -------
@@ -525,13 +762,33 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
                          f"got {show_tensors!r}")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"viz.graph: max_steps must be at least 1, got {max_steps}")
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"viz.graph: max_nodes must be at least 1 (or None), "
+                         f"got {max_nodes}")
     if isinstance(collapse, str):
         collapse = (collapse,)
+    if isinstance(carry_names, str):
+        carry_names = (carry_names,)
+    colours = _colour_rule(scope_colours)
+    is_state = _state_rule(state_names)
+    labels = _parameter_names(names)
+    original = _collect(outputs)
     # a fused call is one node on the tape; draw the ops it stands for
     outputs, swap = unfold(outputs)
     states = [swap(t) for t in states]
-    drawing = _Drawing(outputs, show_shapes, show_tensors, collapse, max_steps,
-                       states, fold_trivial).build()
+    nodes = _collect(outputs)
+    carries = _initial_carries(original, nodes, tuple(carry_names))
+
+    def draw(collapse, max_steps, repeats=None):
+        return _Drawing(outputs, nodes, show_shapes, show_tensors, collapse, max_steps,
+                        states, fold_trivial, is_state, carries, labels, repeats).build()
+
+    drawing = draw(collapse, max_steps)
+    note = None
+    if max_nodes is not None and len(drawing.items) > max_nodes:
+        drawing, note = _fold_to_fit(drawing, draw, nodes, collapse, max_steps, max_nodes)
+        if note:
+            warnings.warn(f"viz.graph: {' '.join(note)}", GraphFolded, stacklevel=2)
 
     highlighted = set()
     pairs = [highlight] if len(highlight) == 2 and isinstance(highlight[0], Tensor) \
@@ -575,7 +832,7 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
         _, kind, label = drawing.items[name]
         style = _STYLE[kind]
         if kind == "collapsed":       # a collapsed scope keeps its cluster's colours
-            fill, border = _scope_colours(drawing.unit_info[name][2].rpartition("/")[2])
+            fill, border = colours(drawing.unit_info[name][2].rpartition("/")[2])
             style = {**style, "fillcolor": fill, "color": border}
         target.node(name, label=label, **style)
 
@@ -591,7 +848,7 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
                 cluster_ids.setdefault(entry, f"cluster_{len(cluster_ids)}")
                 context = target.subgraph(name=cluster_ids[entry])
                 sub = context.__enter__()
-                fill, border = _scope_colours(entry.rpartition("/")[2])
+                fill, border = colours(entry.rpartition("/")[2])
                 dashed = _STEP.match(entry.rpartition("/")[2]) is not None
                 sub.attr(label=_html(_pretty_scope(entry.rpartition("/")[2])),
                          style="rounded,filled" + (",dashed" if dashed else ""),
@@ -606,7 +863,7 @@ def graph(*outputs, show_shapes=True, rankdir="TB", show_tensors=True, collapse=
             attrs = {**attrs, **_HIGHLIGHT}
         dot.edge(tail, head, **attrs)
     caption = _caption(drawing.kinds if legend else (), highlight_text if legend else None,
-                       title)
+                       title, note)
     if caption:
         dot.attr(label=caption, labelloc="b", labeljust="c", fontsize="11")
     return dot

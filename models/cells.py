@@ -25,8 +25,8 @@ as a cluster, and handed to :func:`models.gates.record_gate` for inspection.
 A step's equations live in a module-level function of tensors (``_lstm_step``, ...)
 decorated with ``mg.fuse``: the engine records the whole step as one op with generated
 forward and backward code, the numbers identical to running its ops one by one (which
-``mg.unfused()``, gate recording and anomaly detection do). The graph renderer still
-draws every gate.
+``mg.unfused()`` and anomaly detection do; gate recording taps the fused code). The
+graph renderer still draws every gate.
 """
 from __future__ import annotations
 
@@ -81,13 +81,9 @@ class RecurrentCell(Module):
     def forward(self, x, state=None):
         """One step: ``x`` is ``(B, input_size)``; ``state`` as :meth:`initial_state`
         gives it, zeros when None. Returns the next state."""
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: input must be (batch, input_size="
-                             f"{self.input_size}), got shape {x.shape}")
+        check_step_arguments(self, x, state)
         if state is None:
             state = self.initial_state(x.shape[0], x)
-        else:
-            self._check_state(state, x.shape[0])
         return self.step(self.input_projection(x), state)
 
     # ---- a step as a function of tensors (so a layer can scan it: mg.scan)
@@ -126,14 +122,6 @@ class RecurrentCell(Module):
             return self.projection_function(), self.step_function()
         except NotImplementedError:
             return None
-
-    def _check_state(self, state, batch_size):
-        parts = (state,) if self.state_count == 1 else tuple(state)
-        expected = (batch_size, self.hidden_size)
-        if len(parts) != self.state_count or any(p.shape != expected for p in parts):
-            shapes = [getattr(p, "shape", None) for p in parts]
-            raise ValueError(f"{type(self).__name__}: state must be {self.state_count} "
-                             f"tensor(s) of shape {expected}, got {shapes}")
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
@@ -572,3 +560,33 @@ def _layer_norm_lstm_update(projected, recurrent, c, cell_gain, cell_shift):
         h = o * mg.tanh(layer_norm(c, cell_gain, cell_shift, name="cell_norm"))
     _record_lstm(i, f, g, o, c, h)
     return h, c
+
+
+def check_step_arguments(cell, x, state):
+    """Refuse what a cell's ``forward(x, state)`` cannot take, naming the argument:
+    ``x`` a ``(B, input_size)`` tensor; ``state`` None, or what :meth:`initial_state`
+    gives (a tensor, or a tuple of ``state_count`` tensors), each ``(B, hidden_size)``."""
+    name = type(cell).__name__
+    if not isinstance(x, mg.Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != cell.input_size:
+        raise ValueError(f"{name}: input must be (batch, input_size={cell.input_size}), "
+                         f"got shape {x.shape}")
+    if state is None:
+        return
+    expected = (x.shape[0], cell.hidden_size)
+    if cell.state_count == 1:
+        parts, form = (state,), "a Tensor"
+    elif isinstance(state, (tuple, list)):
+        parts, form = tuple(state), f"a tuple of {cell.state_count} Tensors"
+    else:
+        raise TypeError(f"{name}: state must be a tuple of {cell.state_count} Tensors "
+                        f"(h, c), got {type(state).__name__}")
+    for index, part in enumerate(parts):
+        if not isinstance(part, mg.Tensor):
+            where = "state" if cell.state_count == 1 else f"state[{index}]"
+            raise TypeError(f"{name}: {where} must be a Tensor, got {type(part).__name__} "
+                            f"(the state is {form}, each {expected})")
+    if len(parts) != cell.state_count or any(p.shape != expected for p in parts):
+        raise ValueError(f"{name}: state must be {form} of shape {expected}, got "
+                         f"{[p.shape for p in parts]}")

@@ -8,36 +8,27 @@
 >>> gates["l0/forget_gate"].shape          # (T, B, H)
 (7, 2, 4)
 
-Cells call :func:`record_gate` on each gate they compute; with no recorder active that
-is one per-thread lookup and a comparison, so leaving the calls in costs nothing measurable.
-Sequence layers tell the recorder which layer and direction is running, so keys read
-``"l{k}/{gate}"`` and ``"l{k}_reverse/{gate}"``; a cell called on its own records under
-the bare gate name. Arrays are in time order for both directions.
+Cells call :func:`record_gate` on each gate they compute: an engine tap
+(:func:`minigrad.tap`), which costs one check when nobody listens and which fused steps
+and scans honour, so recording runs the same fast code as training. A recorder listens
+in its own thread only. Sequence layers tell the recorder which layer and direction is
+running, so keys read ``"l{k}/{gate}"`` and ``"l{k}_reverse/{gate}"``; a cell called on
+its own records under the bare gate name. Arrays are in time order for both directions.
 """
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import numpy
 
 import minigrad as mg
-
-
-class _Recorders(threading.local):
-    """The GateRecord being filled, per thread (None where none is): a recorder sees the
-    gates its own thread computes, as its ``mg.unfused()`` applies to that thread only."""
-    active = None
-
-
-_recorders = _Recorders()
+from minigrad.tensor import current_tap
 
 
 def record_gate(name, tensor):
-    """Give ``tensor`` (a gate's activations, ``(B, H)``) to the active recorder, if any."""
-    recorder = _recorders.active
-    if recorder is not None:
-        recorder._add(name, tensor)
+    """Give ``tensor`` (a gate's activations, ``(B, H)``) to the recorder listening, if
+    any (:func:`minigrad.tap` under the name cells use)."""
+    mg.tap(name, tensor)
 
 
 class GateRecord(dict):
@@ -52,7 +43,9 @@ class GateRecord(dict):
         self._prefix = ""
         self._steps = {}          # key -> list of (B, H) NumPy arrays, in recording order
 
-    def _add(self, name, tensor):
+    def __call__(self, name, tensor):
+        """The tap handler: one step of gate ``name`` (copied: generated code may reuse
+        the memory after the tap)."""
         key = f"{self._prefix}/{name}" if self._prefix else name
         self._steps.setdefault(key, []).append(tensor.numpy().copy())
 
@@ -93,18 +86,16 @@ def record_gates():
         ``hidden_state`` (RNN). With ``lengths``, steps past a sequence's end hold
         whatever the cell computed there (the layer discards them).
     """
-    previous = _recorders.active
     record = GateRecord()
-    _recorders.active = record
     try:
-        with mg.unfused():      # fused cells run op by op, so every gate is seen
+        with mg.tapping(record):
             yield record
     finally:
-        _recorders.active = previous
         record._finish()
 
 
 def active_recorder():
-    """The recorder in use in this thread, or None (sequence layers read it once per
+    """The recorder listening in this thread, or None (sequence layers read it once per
     forward)."""
-    return _recorders.active
+    handler = current_tap()
+    return handler if isinstance(handler, GateRecord) else None

@@ -5,17 +5,20 @@
     python -m models.graph lstm -o lstm_seq.svg --steps 50 --max-steps 2
 
 One step of the cell is run on named inputs ``x_t``, ``h_prev`` (and ``c_prev`` for the
-LSTM kinds) and drawn with :func:`minigrad.viz.render`: each gate a cluster, the path of
+LSTM kinds) and drawn with :func:`minigrad.viz.render` and the family's drawing options
+(:mod:`models.drawing`: gate colours, state names): each gate a cluster, the path of
 the cell state (``c_prev → c_t``; ``h_prev → h_t`` for GRU and RNN) drawn thick.
 The format follows the extension of ``-o``: ``.svg``, ``.png``, ``.pdf`` or ``.gv``.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import minigrad as mg
 
+from .drawing import graph_options
 from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,
                     RNNCell)
 from .layers import GRU, LSTM, RNN, CoupledLSTM, LayerNormLSTM, PeepholeLSTM
@@ -63,14 +66,14 @@ def cell_step(kind, input_size=3, hidden_size=4, batch_size=2):
     return [h_t], (h, h_t)
 
 
-def cell_graph(kind, input_size=3, hidden_size=4, batch_size=2, title=True, **graph_options):
+def cell_graph(kind, input_size=3, hidden_size=4, batch_size=2, title=True, **options):
     """The ``graphviz.Digraph`` of one step of a ``kind`` cell (see :data:`KINDS`);
-    ``graph_options`` go to :func:`minigrad.viz.graph`."""
+    ``options`` go to :func:`minigrad.viz.graph`, over :func:`models.drawing.graph_options`."""
     outputs, highlight = cell_step(kind, input_size, hidden_size, batch_size)
-    graph_options.setdefault("highlight", highlight)
+    options.setdefault("highlight", highlight)
     if title is True:
         title = KINDS[kind][2]
-    return mg.viz.graph(*outputs, title=title or None, **graph_options)
+    return mg.viz.graph(*outputs, **graph_options(title=title or None, **options))
 
 
 def sequence_step(kind, steps, input_size=3, hidden_size=4, batch_size=2):
@@ -89,9 +92,22 @@ def sequence_step(kind, steps, input_size=3, hidden_size=4, batch_size=2):
     return [_named(output, "output"), _named(h_n, "h_n")]
 
 
+#: what ``-o`` may end in: rendered by Graphviz's ``dot``, or the source alone
+FORMATS = (".svg", ".png", ".pdf", ".gv", ".dot")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the full usage is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.graph", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Entry point; returns 0 when the graph is written, 1 when Graphviz is missing, 2
+    for bad usage (such as an ``-o`` format that is not known)."""
+    parser = _Parser(prog="python -m models.graph", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=sorted(KINDS))
     parser.add_argument("-o", "--output", required=True,
                         help="file to write: .svg, .png, .pdf (need Graphviz) or .gv/.dot")
@@ -114,6 +130,14 @@ def main(argv=None):
     parser.add_argument("--dpi", type=int, default=None, help="resolution of a PNG")
     parser.add_argument("--title", default=None, help="caption (default: the cell's name)")
     args = parser.parse_args(argv)
+    extension = os.path.splitext(args.output)[1].lower()
+    if extension not in FORMATS:
+        parser.error(f"-o {args.output}: the format comes from the extension, one of "
+                     f"{', '.join(FORMATS)}; got {extension or 'none'}")
+    for name in ("input_size", "hidden_size", "batch_size", "steps", "max_steps", "dpi"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
     options = dict(rankdir=args.rankdir, show_shapes=not args.no_shapes,
                    show_tensors="all" if args.all_tensors else not args.ops_only,
@@ -130,10 +154,14 @@ def main(argv=None):
                                        args.batch_size)
         options.update(highlight=highlight, title=args.title or KINDS[args.kind][2])
     try:
-        path = mg.viz.render(outputs, args.output, dpi=args.dpi, **options)
+        path = mg.viz.render(outputs, args.output, dpi=args.dpi, **graph_options(**options))
     except mg.viz.GraphvizNotFound as error:
         print(error, file=sys.stderr)
         return 1
+    except OSError as error:
+        print(f"error: cannot write {args.output} ({error.strerror or error})",
+              file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     return 0
 

@@ -142,3 +142,11 @@ def test_machine_header_names_blas_and_threads():
     from benchmarks.common import machine_header
     header = machine_header()
     assert "BLAS" in header and "threads" in header
+
+
+def test_graph_size_runs(capsys):
+    pytest.importorskip("models")
+    from benchmarks import graph_size
+    (row,) = graph_size.main(["--steps", "3", "--no-render"])
+    assert row["nodes"] > 0 and row["duplicate_labels"] == 0 and row["render_s"] is None
+    assert "dot -Tsvg" in capsys.readouterr().out

@@ -375,3 +375,111 @@ def test_layers_losses_run_on_the_device_standin(engine_backend):
     assert all(isinstance(v, np.ndarray) for v in state.values())
     model.load_state_dict(state)
     assert model[0].weight.backend == engine_backend
+
+
+# --------------------------------------------------------------------------- edges
+
+def _clip_both(grads, max_norm, norm_type, dtype=np.float32):
+    ours = [mg.tensor(np.zeros(g.shape, dtype), requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=getattr(torch, np.dtype(dtype).name),
+                          requires_grad=True) for g in grads]
+    for p, pt, g in zip(ours, theirs, grads):
+        p.grad = mg.tensor(g.astype(dtype))
+        pt.grad = torch.tensor(g.astype(dtype))
+    total = nn.clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    total_t = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    return total, total_t.item(), ours, theirs
+
+
+@pytest.mark.parametrize("norm_type", [0, 0.5, 1, 3, -1, float("-inf"), float("inf")])
+def test_clip_grad_norm_every_norm_type_matches_torch(norm_type):
+    grads = [np.array([0.0, 3.0, 4.0]), np.zeros(2), np.array([1.0, -2.0]), randn(3, 2)]
+    total, total_t, ours, theirs = _clip_both(grads, 1.0, norm_type)
+    assert total == pytest.approx(total_t, rel=1e-5), norm_type
+    for p, pt in zip(ours, theirs):
+        close(p.grad, pt.grad, atol=1e-6, what=f"norm_type {norm_type}")
+
+
+def test_clip_grad_norm_sums_float16_in_float32():
+    grads = [np.full(1, 300.0)] * 4
+    total, total_t, ours, _ = _clip_both(grads, 1000.0, 2.0, np.float16)
+    assert total == total_t == 600.0
+    assert all(p.grad.numpy()[0] == 300.0 for p in ours)      # kept, not zeroed
+    total, total_t, ours, theirs = _clip_both(grads, 100.0, 2.0, np.float16)
+    assert total == 600.0
+    close(ours[0].grad.numpy().astype(np.float32), theirs[0].grad.float(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("max_norm, norm_type", [(-1.0, 2.0), (float("nan"), 2.0),
+                                                 (1.0, float("nan")), ("1", 2.0)])
+def test_clip_grad_norm_refuses_bad_arguments_and_leaves_the_gradients(max_norm, norm_type):
+    p = mg.tensor(np.zeros(3, np.float32), requires_grad=True)
+    p.grad = mg.tensor(np.array([1.0, -2.0, 3.0], np.float32))
+    with pytest.raises(ValueError, match="clip_grad_norm_"):
+        nn.clip_grad_norm_([p], max_norm, norm_type=norm_type)
+    np.testing.assert_array_equal(p.grad.numpy(), [1.0, -2.0, 3.0])
+
+
+def test_cross_entropy_ignores_rows_with_inf_and_nan_logits_like_torch():
+    logits = np.array([[1.0, 2.0, 3.0], [np.inf, 0.0, 1.0], [np.nan, 1.0, 1.0],
+                       [0.5, -0.5, 2.0]], np.float32)
+    target = np.array([0, 9, 9, 2])
+    x = mg.tensor(logits, requires_grad=True)
+    loss = nn.cross_entropy(x, target, ignore_index=9)
+    loss.backward()
+    xt = torch.tensor(logits, requires_grad=True)
+    loss_t = torch.nn.functional.cross_entropy(xt, torch.tensor(target), ignore_index=9)
+    loss_t.backward()
+    close(loss, loss_t)
+    close(x.grad.numpy()[[0, 3]], xt.grad[[0, 3]])
+    np.testing.assert_array_equal(x.grad.numpy()[[1, 2]], 0.0)   # PyTorch: NaN here
+
+
+@pytest.mark.filterwarnings("ignore:invalid value")        # inf - inf: NaN is the answer
+def test_bce_with_logits_at_infinite_logits_matches_torch():
+    xs = np.array([-np.inf, -100.0, -1.0, 0.0, 1.0, 100.0, np.inf], np.float32)
+    for y in (0.0, 0.3, 1.0):
+        for value in xs:
+            x = mg.tensor(np.array([value], np.float32), requires_grad=True)
+            ours = nn.binary_cross_entropy_with_logits(x, np.array([y], np.float32))
+            xt = torch.tensor([value], requires_grad=True)
+            theirs = torch.nn.functional.binary_cross_entropy_with_logits(
+                xt, torch.tensor([y]))
+            np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-6, atol=1e-30,
+                                       err_msg=f"logit {value}, target {y}")
+            if np.isfinite(value):
+                ours.backward()
+                theirs.backward()
+                close(x.grad, xt.grad, what=f"gradient at logit {value}, target {y}")
+
+
+def test_load_state_dict_checks_castability_before_loading_anything():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    state = {k: np.zeros_like(v) for k, v in before.items()}
+    state["1.weight"] = np.array([["a", "b", "c"]])
+    state["1.bias"] = np.array([1 + 2j])
+    with pytest.raises(ValueError) as info:
+        model.load_state_dict(state)
+    message = str(info.value)
+    assert "'1.weight'" in message and "<U1" in message and "'1.bias'" in message
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+    state["1.weight"] = np.zeros((1, 3), np.int64)          # ints cast, as PyTorch's copy_
+    state["1.bias"] = np.ones(1, np.float64)
+    model.load_state_dict(state)
+    assert model[1].weight.dtype == np.float32 and model[1].bias.item() == 1.0
+
+
+@pytest.mark.parametrize("bad", [[1, 2], None, "weights"])
+def test_load_state_dict_of_a_non_mapping_is_a_type_error(bad):
+    with pytest.raises(TypeError, match=r"load_state_dict into Linear: expected a mapping"):
+        nn.Linear(2, 3).load_state_dict(bad)
+
+
+def test_linear_refuses_0d_and_non_tensor_input():
+    layer = nn.Linear(1, 2)
+    with pytest.raises(ValueError, match=r"Linear: input shape \(\) does not end in"):
+        layer(mg.tensor(1.0))
+    with pytest.raises(TypeError, match="Linear: input must be a Tensor, got list"):
+        layer([1.0])

@@ -200,3 +200,119 @@ def test_state_follows_a_model_moved_between_backends(engine_backend):
     assert model.weight.backend == engine_backend
     for entry in opt.state.values():
         assert type(entry["exp_avg"]) is type(model.weight.data)
+
+
+# --------------------------------------------------------------------------- edges
+
+@pytest.mark.parametrize("case", [c for c in CASES], ids=[_ids(c) for c in CASES])
+def test_zero_dimensional_parameters_match_torch(case):
+    """A 0-d parameter: NumPy's 0-d arithmetic gives scalars, which once stopped SGD's
+    momentum buffer from accumulating."""
+    name, kwargs = case
+    ours = mg.tensor(np.array(0.5, np.float32), requires_grad=True)
+    theirs = torch.tensor(0.5, requires_grad=True)
+    opt = getattr(optim, name)([ours], **kwargs)
+    opt_t = getattr(torch.optim, name)([theirs], **kwargs)
+    for g in (0.3, -1.2, 0.7, 0.1, -0.4):
+        ours.grad = mg.tensor(np.array(g, np.float32))
+        theirs.grad = torch.tensor(g)
+        opt.step()
+        opt_t.step()
+    assert ours.shape == ()
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sgd_momentum_and_weight_decay_on_a_0d_parameter_is_torchs_number():
+    p = mg.tensor(np.array(1.0, np.float32), requires_grad=True)
+    pt = torch.tensor(1.0, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.1)
+    opt_t = torch.optim.SGD([pt], lr=0.1, momentum=0.9, weight_decay=0.1)
+    for _ in range(5):
+        p.grad, pt.grad = mg.tensor(np.array(1.0, np.float32)), torch.tensor(1.0)
+        opt.step()
+        opt_t.step()
+    assert isinstance(opt.state[id(p)]["momentum_buffer"], np.ndarray)
+    np.testing.assert_allclose(p.item(), pt.item(), rtol=1e-6)
+
+
+def _stepped(name, **kwargs):
+    p = mg.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = getattr(optim, name)([p], **kwargs)
+    p.grad = mg.ones(3)
+    opt.step()
+    return p, opt
+
+
+@pytest.mark.parametrize("source, target", [
+    (("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", {})),
+    (("Adam", {}), ("SGD", dict(lr=0.1, momentum=0.9))),
+    (("RMSprop", {}), ("Adam", {})),
+    (("Adam", {}), ("RMSprop", {})),
+])
+def test_a_state_of_another_optimizer_is_refused_and_nothing_changes(source, target):
+    _, opt = _stepped(source[0], **source[1])
+    state = opt.state_dict()
+    p, other = _stepped(target[0], **target[1])
+    before = other.state_dict()
+    with pytest.raises(ValueError, match="another optimizer"):
+        other.load_state_dict(state)
+    after = other.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for a, b in zip(after["state"], before["state"]):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    other.step()                                          # still works
+
+
+def test_state_that_cannot_be_cast_is_refused_before_anything_changes():
+    a = mg.tensor(np.ones(3, np.float32), requires_grad=True)
+    b = mg.tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.Adam([a, b], lr=0.1)
+    a.grad, b.grad = mg.ones(3), mg.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["param_groups"][0]["lr"] = 0.5
+    state["state"][1]["exp_avg"] = np.array(["x", "y"])
+    with pytest.raises(ValueError, match=r"parameter 1: state 'exp_avg' holds dtype <U1"):
+        opt.load_state_dict(state)
+    assert opt.lr == 0.1
+    state["state"][1]["exp_avg"] = np.zeros(2)
+    state["state"][1]["step"] = "one"
+    with pytest.raises(ValueError, match=r"parameter 1: state 'step'"):
+        opt.load_state_dict(state)
+    state["state"][1]["step"] = 1
+    state["param_groups"][0]["betas"] = [0.9]
+    with pytest.raises(ValueError, match=r"group 0: invalid betas"):
+        opt.load_state_dict(state)
+    assert opt.lr == 0.1 and opt.state[id(a)]["step"] == 1
+
+
+@pytest.mark.parametrize("bad", [[1, 2], None, {"state": 3, "param_groups": []},
+                                 {"state": [], "param_groups": [{"lr": 1}]}])
+def test_load_state_dict_of_the_wrong_form_is_a_type_error(bad):
+    _, opt = _stepped("SGD", lr=0.1)
+    with pytest.raises(TypeError, match="SGD.load_state_dict"):
+        opt.load_state_dict(bad)
+
+
+def test_hyperparameter_errors_are_clear():
+    p = mg.tensor(np.zeros(2, np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match=r"betas.*pair"):
+        optim.Adam([p], betas=(0.9,))
+    with pytest.raises(ValueError, match=r"beta parameter at index 1"):
+        optim.AdamW([p], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="momentum"):
+        optim.SGD([p], lr=0.1, momentum=float("nan"))
+    optim.SGD([p], lr=np.float32(0.1))                    # NumPy numbers are numbers
+
+
+def test_a_parameter_listed_twice_says_where():
+    p = mg.tensor(np.zeros(2, np.float32), requires_grad=True)
+    q = mg.tensor(np.zeros(2, np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match=r"twice in group 0 \(positions 0 and 2\)"):
+        optim.SGD([p, q, p], lr=0.1)
+    with pytest.raises(ValueError, match=r"twice in groups 0 and 1 \(positions 1 and 0\)"):
+        optim.SGD([{"params": [q, p]}, {"params": [p]}], lr=0.1)
+    with pytest.raises(TypeError, match="parameter 1 of group 0 is int"):
+        optim.SGD([p, 3], lr=0.1)

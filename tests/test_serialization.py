@@ -293,3 +293,209 @@ def test_checkpoint_gets_the_usual_file_mode(tmp_path):
     os.umask(umask)
     mg.save({"a": 1}, tmp_path / "c.npz")
     assert (tmp_path / "c.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --------------------------------------------------------------------------- verified to the byte
+
+def _regions(data):
+    """Byte ranges of ``data`` (a checkpoint), found through the zip directory: each
+    member's stored bytes (its ``.npy`` header and data), and the array payload alone
+    (the data after each header)."""
+    import io
+    import zipfile
+    members, payload = [], []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            local = data[info.header_offset:info.header_offset + 30]
+            name_length = int.from_bytes(local[26:28], "little")
+            extra_length = int.from_bytes(local[28:30], "little")
+            start = info.header_offset + 30 + name_length + extra_length
+            member = data[start:start + info.file_size]
+            header_length = 10 + int.from_bytes(member[8:10], "little")
+            members.append(range(start, start + info.file_size))
+            payload.append(range(start + header_length, start + info.file_size))
+    return members, payload
+
+
+def _loads_exactly_or_refuses(path, original, what):
+    try:
+        loaded = mg.load(path)
+    except ValueError as error:
+        assert str(path) in str(error), what
+        return False
+    assert loaded.keys() == original.keys(), what
+    for key, value in original.items():
+        if isinstance(value, np.ndarray):
+            assert loaded[key].dtype == value.dtype and loaded[key].shape == value.shape, what
+            assert loaded[key].tobytes() == value.tobytes(), what
+        else:
+            assert loaded[key] == value, what
+    return True
+
+
+def test_every_bit_flip_and_truncation_is_refused_or_harmless(tmp_path):
+    """Every bit of every header, the manifest and the zip directory is flipped, and every
+    bit of every 16th byte of the array data (the zip's CRC-32 catches any single-bit
+    error there; the sample keeps the test at a few seconds); every truncation of the
+    metadata and every 16th of the data. Each load refuses with ValueError naming the
+    path, or returns the original exactly."""
+    path = tmp_path / "c.npz"
+    original = {"w": np.arange(1030, dtype=np.float32).reshape(103, 10) / 7,   # 4120 bytes
+                "b": np.array([1.5, -2.0]), "step": 30, "name": "run"}
+    mg.save(original, path)
+    data = path.read_bytes()
+    members, spans = _regions(data)
+    payload = set()
+    for span in spans:
+        payload.update(span)
+    assert len(payload) > 4096
+    positions = [p for p in range(len(data)) if p not in payload or p % 16 == 0]
+    harmless = set()
+    for position in positions:
+        for bit in range(8):
+            damaged = bytearray(data)
+            damaged[position] ^= 1 << bit
+            path.write_bytes(bytes(damaged))
+            if _loads_exactly_or_refuses(path, original, f"bit {bit} of byte {position}"):
+                harmless.add(position)
+    for length in positions:
+        path.write_bytes(data[:length])
+        assert not _loads_exactly_or_refuses(path, original, f"truncated to {length} bytes")
+    # what passes lies in zip fields nothing reads (timestamps, the local headers' copies
+    # of sizes and CRCs); a flip inside any member, header or manifest included, is refused
+    inside = sorted(p for p in harmless if any(p in span for span in members))
+    assert not inside, f"flips at {inside} inside a member loaded"
+    assert len(harmless) < len(positions) // 4
+
+
+def _archive(path, members, compression=None):
+    """Write ``members`` ({name: bytes}) as a zip, as a forger would."""
+    import zipfile
+    with zipfile.ZipFile(path, "w", compression or zipfile.ZIP_STORED) as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+
+
+def _npy(array):
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _manifest(tree, version=2):
+    text = json.dumps({"format": "minigrad-checkpoint", "version": version, "tree": tree})
+    return _npy(np.frombuffer(text.encode(), np.uint8))
+
+
+def _entry(name, array):
+    return {"array": {"name": name, "dtype": array.dtype.str, "shape": list(array.shape)}}
+
+
+def test_a_header_that_disagrees_with_the_member_or_manifest_is_refused(tmp_path):
+    big = np.ones((300, 20), np.float32)
+    # a valid zip (CRC right) whose .npy header declares fewer elements than it holds
+    header = _npy(np.ones((200, 20), np.float32))[:128]
+    short = tmp_path / "short.npz"
+    _archive(short, {"__minigrad__.npy": _manifest({"dict": [["w", _entry("a0", big)]]}),
+                     "a0.npy": header + big.tobytes()})
+    with pytest.raises(ValueError, match=r"short\.npz.*member 'a0' \(obj\['w'\]\).*shape"):
+        mg.load(short)
+    # header and size agree with each other, but not with the manifest
+    other = tmp_path / "other.npz"
+    _archive(other, {"__minigrad__.npy": _manifest({"dict": [["w", _entry("a0", big)]]}),
+                     "a0.npy": _npy(np.ones((200, 20), np.float32))})
+    with pytest.raises(ValueError, match=r"other\.npz.*'a0'.*manifest dtype <f4 and shape "
+                                         r"\(300, 20\)"):
+        mg.load(other)
+    # a member the manifest does not name, and one it names that is not there
+    extra = tmp_path / "extra.npz"
+    _archive(extra, {"__minigrad__.npy": _manifest({"dict": []}), "a0.npy": _npy(big)})
+    with pytest.raises(ValueError, match=r"extra\.npz.*'a0\.npy'.*not named"):
+        mg.load(extra)
+    missing = tmp_path / "missing.npz"
+    _archive(missing, {"__minigrad__.npy": _manifest(_entry("a0", big))})
+    with pytest.raises(ValueError, match=r"missing\.npz.*'a0'.*missing"):
+        mg.load(missing)
+
+
+def test_a_deflate_bomb_is_refused_without_inflating_it(tmp_path):
+    import tracemalloc
+    import zipfile
+    bomb = tmp_path / "bomb.npz"
+    small = np.zeros(4, np.float32)
+    huge = np.zeros(50_000_000, np.uint8)          # 50 MB inflated, ~50 KB deflated
+    _archive(bomb, {"__minigrad__.npy": _manifest(_entry("a0", small)), "a0.npy": _npy(huge)},
+             zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 1_000_000
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"bomb\.npz.*'a0'"):
+        mg.load(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000, f"load allocated {peak} bytes for a bomb"
+    # deflated members that are what they declare load (files from np.savez_compressed)
+    fine = tmp_path / "fine.npz"
+    _archive(fine, {"__minigrad__.npy": _manifest(_entry("a0", huge[:1000])),
+                    "a0.npy": _npy(huge[:1000])}, zipfile.ZIP_DEFLATED)
+    np.testing.assert_array_equal(mg.load(fine), huge[:1000])
+
+
+def test_version_1_files_still_load(tmp_path):
+    old = tmp_path / "old.npz"
+    array = np.arange(6.0).reshape(2, 3)
+    _archive(old, {"__minigrad__.npy": _manifest({"dict": [["w", {"array": "a0"}]]}, 1),
+                   "a0.npy": _npy(array)})
+    np.testing.assert_array_equal(mg.load(old)["w"], array)
+
+
+def test_fortran_ordered_and_empty_arrays_round_trip(tmp_path):
+    path = tmp_path / "c.npz"
+    fortran = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    mg.save({"f": fortran, "e": np.zeros((0, 3), np.int8), "s": np.float16(2.5)}, path)
+    loaded = mg.load(path)
+    np.testing.assert_array_equal(loaded["f"], fortran)
+    assert loaded["e"].shape == (0, 3) and loaded["s"].dtype == np.float16
+    assert loaded["f"].flags.writeable
+
+
+# --------------------------------------------------------------------------- trees only
+
+def test_cyclic_and_too_deep_objects_are_refused_naming_the_place(tmp_path):
+    path = tmp_path / "c.npz"
+    cyclic = [1, [2]]
+    cyclic[1].append(cyclic)
+    with pytest.raises(ValueError, match=r"obj\[1\]\[1\] contains itself"):
+        mg.save(cyclic, path)
+    looped = {"model": {}}
+    looped["model"]["again"] = looped["model"]
+    with pytest.raises(ValueError, match=r"obj\['model'\]\['again'\] contains itself"):
+        mg.save(looped, path)
+    deep = []
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match=r"obj(\[0\])+ is nested more than"):
+        mg.save(deep, path)
+    assert os.listdir(tmp_path) == []
+    shared = [1, 2]                          # one list in two places is no cycle
+    mg.save({"a": shared, "b": shared}, path)
+    assert mg.load(path) == {"a": [1, 2], "b": [1, 2]}
+
+
+def test_an_honestly_declared_bomb_is_refused_before_allocating(tmp_path):
+    """Manifest, header and zip directory all agree on 80 MB of zeros in a file of
+    80 KB: the ratio alone gives it away."""
+    import tracemalloc
+    import zipfile
+    huge = np.zeros(80_000_000, np.uint8)
+    bomb = tmp_path / "honest.npz"
+    _archive(bomb, {"__minigrad__.npy": _manifest(_entry("a0", huge)), "a0.npy": _npy(huge)},
+             zipfile.ZIP_DEFLATED)
+    del huge
+    assert bomb.stat().st_size < 1_000_000
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"honest\.npz.*'a0'.*deflate bomb"):
+        mg.load(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000, f"load allocated {peak} bytes for a bomb"

@@ -145,7 +145,7 @@ def test_long_sequence_folds_into_a_block():
     assert "t0" in labels and "t1" not in labels and labels.count("forget gate") == 1
     two = mg.viz.graph(*outputs, max_steps=2).source
     assert "× 98 more steps" in two and cluster_labels(two).count("forget gate") == 2
-    everything = mg.viz.graph(*outputs).source
+    everything = mg.viz.graph(*outputs, max_nodes=None).source    # the size guard off
     assert len(nodes_of(everything)) > 100 * 12
 
 
@@ -219,3 +219,177 @@ def test_command_line(tmp_path, capsys):
     assert "weight_ci" in source and "20×5 float32" in source
     assert graph_main(["lstm", "-o", str(tmp_path / "s.gv"), "--steps", "6"]) == 0
     assert "× 5 more steps" in (tmp_path / "s.gv").read_text()
+
+
+# ---------------------------------------------------------------- neutral engine defaults
+
+def _gated_step():
+    """A tiny computation in two scopes, with a leaf named like a recurrent state."""
+    x = mg.randn(2, 3, requires_grad=True)
+    h = mg.zeros(2, 3)
+    x.name, h.name = "x", "h_prev"
+    with mg.scope("mixer"):
+        y = (x * h).tanh()
+    with mg.scope("squash"):
+        z = y.sigmoid().sum()
+    return z, h
+
+
+def cluster_colours(source):
+    """{cluster label: fillcolor} of every cluster."""
+    found = {}
+    for block in source.split("subgraph ")[1:]:
+        label = re.search(r"label=<<b>([^<]*)</b>>", block)
+        fill = re.search(r'fillcolor="([^"]*)"', block)
+        if label and fill:
+            found.setdefault(label.group(1), fill.group(1))
+    return found
+
+
+def test_engine_knows_no_gate_names():
+    text = open(mg.viz.__file__).read()
+    found = re.findall(r"lstm|gate|forget|hidden|cell_state", text, re.I)
+    assert not found, f"minigrad/viz.py mentions {sorted(set(found))}"
+
+
+def test_scope_colours_come_from_the_caller():
+    z, _ = _gated_step()
+    plain = cluster_colours(mg.viz.graph(z).source)
+    coloured = cluster_colours(mg.viz.graph(
+        z, scope_colours={"mix": ("#123456", "#654321"), "squash": ("#abcdef", "#fedcba")}
+    ).source)
+    assert coloured == {"mixer": "#123456", "squash": "#abcdef"}, coloured
+    assert plain["mixer"] != "#123456" and plain == cluster_colours(mg.viz.graph(z).source)
+    with pytest.raises(ValueError, match="fill, border"):
+        mg.viz.graph(z, scope_colours={"mixer": "#123456"})
+
+
+def test_an_exact_scope_name_beats_a_part_of_one():
+    z, _ = _gated_step()
+    colours = cluster_colours(mg.viz.graph(
+        z, scope_colours={"x": ("#111111", "#000000"), "mixer": ("#222222", "#000000")}
+    ).source)
+    assert colours["mixer"] == "#222222", colours
+
+
+@pytest.mark.parametrize("rule", [r"_prev$", re.compile(r"^h"), {"h_prev"},
+                                  lambda name: name.startswith("h")])
+def test_state_names_as_regex_set_or_predicate(rule):
+    z, _ = _gated_step()
+    assert mg.viz.graph(z).source.count("shape=cylinder") == 1     # the default: _prev
+    assert mg.viz.graph(z, state_names=rule).source.count("shape=cylinder") == 1
+    assert mg.viz.graph(z, state_names=()).source.count("shape=cylinder") == 0
+
+
+def test_names_label_tensors_over_their_own_names():
+    z, h = _gated_step()
+    source = mg.viz.graph(z, names={"previous": h}).source
+    assert "<b>previous</b>" in source and "h<sub>prev</sub>" not in source
+    with pytest.raises(TypeError, match="names"):
+        mg.viz.graph(z, names={"previous": 3})
+
+
+def test_parameters_keep_their_module_path():
+    class Inner(mg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = mg.nn.Parameter(mg.ones(2))
+
+    class Outer(mg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = Inner()
+            self.second = Inner()
+            self.blocks = [Inner(), Inner()]
+            self.mine = mg.nn.Parameter(mg.ones(2), name="W")
+
+    model = Outer()
+    paths = {name: param.path for name, param in model.named_parameters()}
+    assert paths == {"first.weight": "first.weight", "second.weight": "second.weight",
+                     "blocks.0.weight": "blocks.0.weight",
+                     "blocks.1.weight": "blocks.1.weight", "mine": None}, paths
+    model.second.weight = model.first.weight       # tying keeps the first path
+    assert model.first.weight.path == "first.weight"
+    loss = (model.first.weight * model.blocks[1].weight * model.mine).sum()
+    source = mg.viz.graph(loss).source
+    for label in ("first.weight", "blocks.1.weight", "<b>W</b>"):
+        assert label in source, f"{label!r} missing"
+
+
+# ---------------------------------------------------------------- loops and the size guard
+
+def _scanned(steps, layers=1, x_grad=True):
+    """``layers`` stacked scans of a small tanh recurrence, each in its own scope."""
+    x = mg.randn(steps, 2, 3, requires_grad=x_grad)
+    w = mg.randn(3, 3, requires_grad=True)
+    x.name, w.name = "x", "w"
+    for layer in range(layers):
+        with mg.scope(f"layer{layer}"):
+            history, _ = mg.scan(lambda x_t, s, w: (x_t + s @ w).tanh(), mg.zeros(2, 3),
+                                 x, (w,))
+        x = history
+    return x.sum()
+
+
+def test_initial_carry_is_a_state_labelled_by_position():
+    loss = _scanned(4)
+    plain = mg.viz.graph(loss).source
+    assert "<b>init</b>" in plain and "<b>constant</b>" not in plain
+    assert plain.count("shape=cylinder") == 1
+    named = mg.viz.graph(loss, carry_names=("s0",)).source
+    assert "<b>s0</b>" in named and "<b>init</b>" not in named
+    # x without grad: each step reads its own constant slice, and none of them is a state
+    constant_input = mg.viz.graph(_scanned(4, x_grad=False)).source
+    assert constant_input.count("shape=cylinder") == 1, "a step's input taken for a state"
+    assert constant_input.count("<b>constant</b>") == 4
+
+
+def test_size_guard_folds_steps_and_says_how_to_unfold():
+    loss = _scanned(120)
+    with pytest.warns(mg.viz.GraphFolded, match="max_nodes=None"):
+        source = mg.viz.graph(loss).source
+    assert len(nodes_of(source)) <= mg.viz.MAX_NODES
+    assert "× 119 more steps" in source
+    assert "folded to" in source and "max_nodes=None" in source     # the note, in the picture
+    unfolded = mg.viz.graph(loss, max_nodes=None).source
+    assert len(nodes_of(unfolded)) > mg.viz.MAX_NODES and "folded to" not in unfolded
+    small = mg.viz.graph(_scanned(3)).source           # under the limit: left alone
+    assert "more steps" not in small and "folded to" not in small
+    with pytest.raises(ValueError, match="max_nodes"):
+        mg.viz.graph(loss, max_nodes=0)
+
+
+def test_size_guard_folds_repeated_scopes_when_steps_are_not_enough():
+    loss = _scanned(5, layers=4)
+    full = len(nodes_of(mg.viz.graph(loss, max_nodes=None).source))
+    with pytest.warns(mg.viz.GraphFolded, match="repeat an earlier sibling"):
+        source = mg.viz.graph(loss, max_nodes=20).source
+    assert len(nodes_of(source)) < full
+    labels = cluster_labels(source)
+    assert "layer0" in labels and "layer1" not in labels, labels
+    assert source.count("shape=box3d") == 3 and "as layer0" in source
+
+
+def test_a_loop_run_backwards_keeps_its_first_run_step():
+    x = mg.randn(5, 2, 3)
+    w = mg.randn(3, 3, requires_grad=True)
+    history, _ = mg.scan(lambda x_t, s, w: (x_t + s @ w).tanh(), mg.zeros(2, 3), x, (w,),
+                         reverse=True)
+    source = mg.viz.graph(history.sum(), max_steps=1).source
+    assert "t4" in cluster_labels(source) and "t0 … t3" in source
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["lstm", "-o", "cell.jpg"], "got .jpg"),
+    (["lstm", "-o", "cell"], "got none"),
+    (["lstm", "-o", "cell.gv", "--hidden-size", "0"], "--hidden-size must be >= 1"),
+    (["lstm", "-o", "cell.gv", "--steps", "0"], "--steps must be >= 1"),
+])
+def test_graph_cli_refuses_bad_usage_in_one_line(tmp_path, capsys, argv, says):
+    argv = [argv[0], argv[1], str(tmp_path / argv[2]), *argv[3:]]
+    with pytest.raises(SystemExit) as stop:
+        graph_main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and says in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []

@@ -103,6 +103,13 @@ def cross_entropy(logits, target, ignore_index=None):
     # a one-hot (M, C) weight mask for M = 3200, C = 100 on NumPy: indexing is ~15% faster
     # for forward + backward, as the mask costs two more passes over (M, C).
     count = int(counted.sum())
+    if count < counted.shape[0]:
+        # An ignored row adds nothing, even when it holds inf or NaN (a padded position's
+        # logits are often garbage): its logits are replaced by zeros before the softmax,
+        # so neither the loss nor any gradient sees them (PyTorch's loss is the same; its
+        # gradient in such a row is NaN, here 0).
+        from ..ops import where
+        flat_logits = where(Tensor(counted[:, None]), flat_logits, 0.0)
     scale = 1.0 / count if count else float("nan")
     weights = counted.astype(logits.dtype) * logits.dtype.type(scale)
     rows = xp.arange(flat_target.shape[0])
@@ -113,9 +120,12 @@ def cross_entropy(logits, target, ignore_index=None):
 def binary_cross_entropy_with_logits(logits, target):
     """Sigmoid and binary cross-entropy in one stable expression, averaged.
 
-    ``max(x, 0) - x * y + log(1 + exp(-|x|))``, which equals
-    ``-(y log sigmoid(x) + (1 - y) log(1 - sigmoid(x)))`` without overflow. (``maximum``
-    splits a tie's gradient evenly, so the gradient at ``x = 0`` is ``sigmoid(0) - y``.)
+    PyTorch's arrangement, ``(1 - y) x + m + log(exp(-m) + exp(-x - m))`` with
+    ``m = max(-x, 0)``, which equals ``-(y log sigmoid(x) + (1 - y) log(1 - sigmoid(x)))``
+    without overflow, and gives PyTorch's values at infinite logits too (``+inf`` with
+    ``y < 1`` is ``inf``; ``-inf``, or ``+inf`` with ``y = 1``, is NaN). The gradient is
+    ``sigmoid(x) - y`` whatever subgradient ``max`` takes at 0 (the loss does not depend
+    on ``m``).
 
     Parameters
     ----------
@@ -126,11 +136,12 @@ def binary_cross_entropy_with_logits(logits, target):
     -------
     Tensor, shape ()
     """
-    from ..ops import abs as _abs, exp, log, maximum
+    from ..ops import exp, log, relu
     if not isinstance(target, Tensor):
         target = Tensor(_constant_like(target, logits, logits.dtype))
     if target.shape != logits.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: logits shape "
                          f"{tuple(logits.shape)} and target shape {tuple(target.shape)} differ")
-    loss = maximum(logits, 0.0) - logits * target + log(1.0 + exp(-_abs(logits)))
+    shift = relu(-logits)
+    loss = (1.0 - target) * logits + shift + log(exp(-shift) + exp(-logits - shift))
     return loss.mean()

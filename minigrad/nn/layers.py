@@ -52,7 +52,9 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"Linear: input must be a Tensor, got {type(x).__name__}")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: input shape {tuple(x.shape)} does not end in "
                              f"in_features={self.in_features}")
         lead = x.shape[:-1]

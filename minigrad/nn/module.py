@@ -1,18 +1,35 @@
 """Modules: parameters registered by attribute, state dicts, train/eval, backends."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .. import backend as _backend
 from ..tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A leaf tensor that requires grad, registered when set as a module attribute."""
-    __slots__ = ()
+    """A leaf tensor that requires grad, registered when set as a module attribute.
+
+    A parameter that its module named (``name`` was None when it was set) also keeps
+    ``path``, its dotted name from the outermost module holding it
+    (``encoder.weight_ih_l0``), which grows as modules are set inside others; the graph
+    renderer labels parameters with it. A name you gave yourself is left alone.
+    """
+    __slots__ = ("path",)
 
     def __init__(self, data, name=None):
         if isinstance(data, Tensor):
             data = data.data
         super().__init__(_backend.as_array(data), requires_grad=True, name=name)
+        self.path = None
+
+    def _registered(self, path):
+        # The outermost module's dotted name is the longest one a parameter is registered
+        # under (a layer re-registering its cell's ``weight_ih`` as ``weight_ih_l0``, a
+        # model holding that layer as ``encoder``); a shorter one (weight tying from a
+        # sibling module) does not replace it.
+        if self.path is not None and len(path) > len(self.path):
+            self.path = path
 
 
 class Module:
@@ -35,15 +52,24 @@ class Module:
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
             if value.name is None:
-                value.name = name
+                value.name = value.path = name
+            else:
+                value._registered(name)
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+            value._qualify(name)
         elif isinstance(value, (list, tuple)) and value and \
                 all(isinstance(v, Module) for v in value):
             value = ModuleList(value)
             self._modules[name] = value
+            value._qualify(name)
         object.__setattr__(self, name, value)
+
+    def _qualify(self, prefix):
+        """Tell this module's parameters that it now sits at ``prefix`` in a parent."""
+        for path, param in self.named_parameters():
+            param._registered(f"{prefix}.{path}")
 
     def __delattr__(self, name):
         self._parameters.pop(name, None)
@@ -107,10 +133,30 @@ class Module:
     def load_state_dict(self, state, strict=True):
         """Copy arrays (NumPy, or anything with ``__array__``) into the parameters.
 
-        Each value is cast to its parameter's dtype and moved to its backend. A missing,
-        unexpected or mis-shaped entry raises ``KeyError``/``ValueError`` naming every
-        one of them (with both shapes); nothing is loaded then.
+        Each value is cast to its parameter's dtype and moved to its backend. Every entry
+        is checked before any parameter changes: a missing, unexpected or mis-shaped
+        entry, or one that cannot be cast to its parameter's dtype (text, objects,
+        complex numbers into a real parameter), raises one error naming every one of
+        them (with both shapes or dtypes); nothing is loaded then.
+
+        Parameters
+        ----------
+        state : mapping of str to array
+            Such as :meth:`state_dict` gives, or a PyTorch state dict's values as NumPy.
+        strict : bool
+            Whether missing and unexpected names are errors (else they are skipped).
+
+        Raises
+        ------
+        TypeError
+            When ``state`` is not a mapping.
+        ValueError
+            Naming every problem, as above.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict into {type(self).__name__}: expected a mapping "
+                            f"of parameter names to arrays (what state_dict() returns), got "
+                            f"{type(state).__name__}")
         params = dict(self.named_parameters())
         numpy = _backend.get("numpy").xp
         arrays = {}
@@ -120,13 +166,25 @@ class Module:
                 if strict:
                     problems.append(f"unexpected key {name!r}")
                 continue
+            param = params[name]
             array = value.data if isinstance(value, Tensor) else value
-            array = _backend.to_numpy(array) if type(array) in _backend._BY_TYPE \
-                else numpy.asarray(array)
-            if array.shape != params[name].shape:
+            try:
+                array = _backend.to_numpy(array) if type(array) in _backend._BY_TYPE \
+                    else numpy.asarray(array)
+            except Exception as error:      # an __array__ that fails, ragged lists, ...
+                problems.append(f"{name!r}: not an array ({type(error).__name__}: {error})")
+                continue
+            if array.shape != param.shape:
                 problems.append(f"{name!r}: checkpoint shape {tuple(array.shape)}, "
-                                f"model shape {params[name].shape}")
-            arrays[name] = array
+                                f"model shape {param.shape}")
+                continue
+            target = numpy.dtype(param.dtype)
+            if array.dtype.kind not in "biufc" or (array.dtype.kind == "c"
+                                                   and target.kind != "c"):
+                problems.append(f"{name!r}: checkpoint dtype {array.dtype} cannot be cast "
+                                f"to the parameter's {target}")
+                continue
+            arrays[name] = array.astype(target, copy=True)
         if strict:
             problems += [f"missing key {name!r}" for name in params if name not in state]
         if problems:
@@ -135,8 +193,7 @@ class Module:
         for name, array in arrays.items():
             param = params[name]
             target = _backend.of(param.data)
-            param.data = target.from_host(array.astype(param.dtype, copy=False)).copy() \
-                if target.name != "numpy" else array.astype(param.dtype, copy=True)
+            param.data = array if target.name == "numpy" else target.from_host(array)
         return self
 
     def to(self, backend):

@@ -2,8 +2,8 @@
 methods and operators."""
 from ..tensor import Tensor
 from .arithmetic import add, sub, mul, div, pow, neg, matmul, reduce_to_shape
-from .elementwise import (exp, log, sqrt, abs, tanh, sigmoid, relu, maximum, minimum, clip,
-                          where, lt, le, gt, ge, eq, ne)
+from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, maximum,
+                          minimum, clip, where, astype, lt, le, gt, ge, eq, ne, logical_and)
 from .reduction import sum, mean, max, min, var, logsumexp, softmax, log_softmax
 from .shape import (reshape, transpose, broadcast_to, squeeze, unsqueeze, getitem, concat,
                     stack, split, chunk, unbind, to)
@@ -20,7 +20,8 @@ for _name, _op in {
     "__matmul__": matmul, "__rmatmul__": _reflected(matmul), "__neg__": neg,
     "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge, "__eq__": eq, "__ne__": ne,
     "__getitem__": getitem,
-    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sign": sign, "sin": sin, "cos": cos,
+    "tanh": tanh, "sigmoid": sigmoid, "astype": astype,
     "relu": relu, "clip": clip, "sum": sum, "mean": mean, "max": max, "min": min, "var": var,
     "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,

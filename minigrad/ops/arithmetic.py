@@ -8,7 +8,11 @@ from __future__ import annotations
 import math
 
 from .. import backend as _backend
-from ..tensor import PendingProduct, Tensor, record, state
+from ..products import weight_gradient
+from ..tensor import Tensor, kernel, record, state, ufunc_kernel
+
+ADD, SUB, MUL, DIV, POW, NEG = (ufunc_kernel(name) for name in (
+    "add", "subtract", "multiply", "divide", "power", "negative"))
 
 
 def reduce_to_shape(grad, shape):
@@ -73,7 +77,7 @@ def add(a, b):
     def backward(grad):
         return (reduce_to_shape(grad, a.shape) if needs_grad(a) else None,
                 reduce_to_shape(grad, b.shape) if needs_grad(b) else None)
-    return record(out, (a, b), backward, "add")
+    return record(out, (a, b), backward, "add", ADD)
 
 
 def sub(a, b):
@@ -86,7 +90,7 @@ def sub(a, b):
     def backward(grad):
         return (reduce_to_shape(grad, a.shape) if needs_grad(a) else None,
                 reduce_to_shape(-grad, b.shape) if needs_grad(b) else None)
-    return record(out, (a, b), backward, "sub")
+    return record(out, (a, b), backward, "sub", SUB)
 
 
 def mul(a, b):
@@ -99,7 +103,7 @@ def mul(a, b):
     def backward(grad):
         return (reduce_to_shape(grad * b, a.shape) if needs_grad(a) else None,
                 reduce_to_shape(grad * a, b.shape) if needs_grad(b) else None)
-    return record(out, (a, b), backward, "mul")
+    return record(out, (a, b), backward, "mul", MUL)
 
 
 def div(a, b):
@@ -113,7 +117,7 @@ def div(a, b):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         return (reduce_to_shape(grad / b, a.shape) if needs_grad(a) else None,
                 reduce_to_shape(-grad * a / (b * b), b.shape) if needs_grad(b) else None)
-    return record(out, (a, b), backward, "div")
+    return record(out, (a, b), backward, "div", DIV)
 
 
 def pow(a, b):
@@ -127,7 +131,7 @@ def pow(a, b):
         # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
         return (reduce_to_shape(grad * b * a ** (b - 1), a.shape) if needs_grad(a) else None,
                 reduce_to_shape(grad * a ** b * _log(a), b.shape) if needs_grad(b) else None)
-    return record(out, (a, b), backward, "pow")
+    return record(out, (a, b), backward, "pow", POW)
 
 
 def _log(a):
@@ -138,7 +142,7 @@ def _log(a):
 def neg(a):
     def backward(grad):
         return (-grad,)
-    return record(-a.data, (a,), backward, "neg")
+    return record(-a.data, (a,), backward, "neg", NEG)
 
 
 # --------------------------------------------------------------------------- matmul
@@ -157,15 +161,24 @@ def matmul(a, b):
     a, b, x, y = operands(a, b, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or x.ndim == 0 or y.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension")
-    rows_times_matrix = x.ndim >= 2 and y.ndim == 2
     try:
-        out = matmul_values(x, y)
+        out = matmul_values(None, x, y)
     except ValueError:
         raise shape_error("matmul", a, b, "do not align") from None
 
     def backward(grad):
-        if rows_times_matrix:
-            return _rows_times_matrix_backward(a, b, grad)
+        if a.ndim >= 2 and b.ndim == 2:
+            # (..., K) @ (K, N): the rows of every batch entry times one matrix (a
+            # weight): grad @ b.T, and rows(a).T @ rows(grad), left for the
+            # accumulator to sum with the weight's other uses in one product
+            grad_b = None
+            if needs_grad(b):
+                a_rows, grad_rows = a, grad
+                if a.ndim > 2:
+                    a_rows = a.reshape(-1, a.shape[-1])
+                    grad_rows = grad.reshape(-1, grad.shape[-1])
+                grad_b = weight_gradient(a_rows, grad_rows, state.grad_enabled or state.anomaly)
+            return grad @ b.T if needs_grad(a) else None, grad_b
         # Work with the promoted forms (1-D a as a row, 1-D b as a column), then undo the
         # promotion and the broadcasting of batch dimensions.
         a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
@@ -182,33 +195,14 @@ def matmul(a, b):
         if needs_grad(b):
             grad_b = reduce_to_shape(_swap_last(a2) @ grad, b2.shape).reshape(b.shape)
         return grad_a, grad_b
-    return record(out, (a, b), backward, "matmul")
+    return record(out, (a, b), backward, "matmul", matmul_values)
 
 
-def matmul_values(x, y):
-    """The arrays behind :func:`matmul` (fused functions call it too).
-
-    ``(..., K) @ (K, N)``: the batch dimensions fold into rows, one product instead of
-    one per batch entry (the input projection of a whole sequence is such a product)."""
+@kernel
+def matmul_values(xp, x, y):
+    """:func:`matmul`'s kernel. ``(..., K) @ (K, N)``: the batch dimensions fold into
+    rows, one product instead of one per batch entry (the input projection of a whole
+    sequence is such a product)."""
     if x.ndim > 2 and y.ndim == 2 and x.shape[-1] == y.shape[0]:
         return (x.reshape(-1, x.shape[-1]) @ y).reshape(*x.shape[:-1], y.shape[1])
     return x @ y
-
-
-def _rows_times_matrix_backward(a, b, grad):
-    """The backward of ``(..., K) @ (K, N)``: ``grad @ b.T`` and ``rows(a).T @ rows(grad)``.
-
-    In a plain sweep (nothing recorded) it works on the arrays directly, and leaves the
-    weight's gradient as a :class:`PendingProduct`, so the accumulator sums the products
-    reaching one weight (every time step's) with one matrix product."""
-    if not state.grad_enabled and not state.anomaly:
-        x, g = a.data, grad.data
-        if x.ndim > 2:
-            x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
-        grad_a = Tensor((g @ b.data.T).reshape(a.shape)) if needs_grad(a) else None
-        return grad_a, PendingProduct(x, g) if needs_grad(b) else None
-    a_rows, grad_rows = a, grad
-    if a.ndim > 2:
-        a_rows, grad_rows = a.reshape(-1, a.shape[-1]), grad.reshape(-1, grad.shape[-1])
-    return (grad @ b.T if needs_grad(a) else None,
-            a_rows.T @ grad_rows if needs_grad(b) else None)

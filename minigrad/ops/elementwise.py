@@ -4,12 +4,19 @@ Ops whose derivative is cheapest in terms of their own output (exp, sqrt, tanh, 
 reach that output through a weak reference, so a node never keeps its output alive in a
 cycle; when the output tensor is gone, its saved data stands in as a constant (only
 plain sweeps, which need no second derivative, can get there).
+
+Masks (which operand a maximum chose, where a clip let the gradient through) are made
+with comparison ops in the backward rules, not from raw arrays, so a fused function's
+generated code computes them from each call's values.
 """
 from __future__ import annotations
 
 from .. import backend as _backend
-from ..tensor import Tensor, output_ref, record
+from ..tensor import Tensor, constant, kernel, output_ref, record, ufunc_kernel
 from .arithmetic import needs_grad, operands, reduce_to_shape, shape_error
+
+EXP, LOG, SQRT, ABS, TANH, SIN, COS, SIGN = (ufunc_kernel(name) for name in (
+    "exp", "log", "sqrt", "absolute", "tanh", "sin", "cos", "sign"))
 
 
 def _output(ref, data):
@@ -17,16 +24,12 @@ def _output(ref, data):
     return out if out is not None else Tensor(data)
 
 
-def _constant(array):
-    return Tensor(array)
-
-
 def exp(x):
     y = x.xp.exp(x.data)
 
     def backward(grad):
         return (grad * _output(ref, y),)
-    out = record(y, (x,), backward, "exp")
+    out = record(y, (x,), backward, "exp", EXP)
     ref = output_ref(out)
     return out
 
@@ -34,7 +37,7 @@ def exp(x):
 def log(x):
     def backward(grad):
         return (grad / x,)
-    return record(x.xp.log(x.data), (x,), backward, "log")
+    return record(x.xp.log(x.data), (x,), backward, "log", LOG)
 
 
 def sqrt(x):
@@ -42,15 +45,36 @@ def sqrt(x):
 
     def backward(grad):
         return (grad * 0.5 / _output(ref, y),)
-    out = record(y, (x,), backward, "sqrt")
+    out = record(y, (x,), backward, "sqrt", SQRT)
     ref = output_ref(out)
     return out
 
 
 def abs(x):
     def backward(grad):
-        return (grad * _constant(x.xp.sign(x.data)),)
-    return record(x.xp.abs(x.data), (x,), backward, "abs")
+        return (grad * sign(x),)
+    return record(x.xp.absolute(x.data), (x,), backward, "abs", ABS)
+
+
+def sign(x):
+    """-1, 0 or 1 by the sign of each element (NaN stays NaN); its gradient is zero."""
+    def backward(grad):
+        return (constant(grad.xp.zeros(x.shape, dtype=grad.dtype)),)
+    return record(x.xp.sign(x.data), (x,), backward, "sign", SIGN)
+
+
+def sin(x):
+    """Elementwise sine."""
+    def backward(grad):
+        return (grad * cos(x),)             # d sin x = cos x dx
+    return record(x.xp.sin(x.data), (x,), backward, "sin", SIN)
+
+
+def cos(x):
+    """Elementwise cosine."""
+    def backward(grad):
+        return (-grad * sin(x),)            # d cos x = -sin x dx
+    return record(x.xp.cos(x.data), (x,), backward, "cos", COS)
 
 
 def tanh(x):
@@ -58,7 +82,7 @@ def tanh(x):
 
     def backward(grad):
         return (tanh_derivative(grad, _output(ref, y)),)
-    out = record(y, (x,), backward, "tanh")
+    out = record(y, (x,), backward, "tanh", TANH)
     ref = output_ref(out)
     return out
 
@@ -72,9 +96,10 @@ def tanh_derivative(grad, t):
     def backward(g):
         return (tanh_derivative(g, t) if needs_grad(grad) else None,
                 -2 * g * grad * t if needs_grad(t) else None)
-    return record(out, (grad, t), backward, "tanh_derivative")
+    return record(out, (grad, t), backward, "tanh_derivative", tanh_derivative_values)
 
 
+@kernel
 def tanh_derivative_values(xp, grad, t):
     """The arrays behind :func:`tanh_derivative` (fused functions call it too)."""
     out = xp.multiply(t, t, out=xp.empty_like(t))   # stays an array at 0-d
@@ -88,11 +113,12 @@ def sigmoid(x):
 
     def backward(grad):
         return (sigmoid_derivative(grad, _output(ref, y)),)
-    out = record(y, (x,), backward, "sigmoid")
+    out = record(y, (x,), backward, "sigmoid", sigmoid_values)
     ref = output_ref(out)
     return out
 
 
+@kernel
 def sigmoid_values(xp, x):
     """The arrays behind :func:`sigmoid` (fused functions call it too).
 
@@ -112,9 +138,10 @@ def sigmoid_derivative(grad, s):
     def backward(g):
         return (sigmoid_derivative(g, s) if needs_grad(grad) else None,
                 g * grad * (1 - 2 * s) if needs_grad(s) else None)
-    return record(out, (grad, s), backward, "sigmoid_derivative")
+    return record(out, (grad, s), backward, "sigmoid_derivative", sigmoid_derivative_values)
 
 
+@kernel
 def sigmoid_derivative_values(xp, grad, s):
     """The arrays behind :func:`sigmoid_derivative` (fused functions call it too)."""
     out = 1 - s
@@ -126,7 +153,13 @@ def sigmoid_derivative_values(xp, grad, s):
 def relu(x):
     def backward(grad):
         return (relu_derivative(grad, x),)
-    return record(x.xp.maximum(x.data, 0), (x,), backward, "relu")
+    return record(relu_values(x.xp, x.data), (x,), backward, "relu", relu_values)
+
+
+@kernel
+def relu_values(xp, x):
+    """:func:`relu`'s kernel."""
+    return xp.maximum(x, 0)
 
 
 def relu_derivative(grad, x):
@@ -135,9 +168,10 @@ def relu_derivative(grad, x):
     def backward(g):
         return (relu_derivative(g, x) if needs_grad(grad) else None, None)
     return record(relu_derivative_values(x.xp, grad.data, x.data), (grad, x), backward,
-                  "relu_derivative")
+                  "relu_derivative", relu_derivative_values)
 
 
+@kernel
 def relu_derivative_values(xp, grad, x):
     """The arrays behind :func:`relu_derivative` (fused functions call it too)."""
     return grad * (x > 0)
@@ -145,46 +179,55 @@ def relu_derivative_values(xp, grad, x):
 
 # --------------------------------------------------------------------------- selection
 
-def _select(op, a, b, pick_a):
+def _select(op, a, b, chosen):
     """maximum/minimum: the gradient goes to the chosen operand; ties split it evenly."""
     a, b, x, y = operands(a, b, op)
     xp = (a if isinstance(a, Tensor) else b).xp
+    kernel = MAXIMUM if op == "maximum" else MINIMUM
     try:
-        out = xp.maximum(x, y) if op == "maximum" else xp.minimum(x, y)
+        out = kernel(xp, x, y)
     except ValueError:
         raise shape_error(op, a, b) from None
 
     def backward(grad):
-        share_a = pick_a(x, y) + 0.5 * (x == y)
-        share_a = _constant(share_a.astype(grad.dtype, copy=False))
+        share_a = astype(chosen(a, b) + eq(a, b) * 0.5, grad.dtype)
         return (reduce_to_shape(grad * share_a, a.shape) if needs_grad(a) else None,
                 reduce_to_shape(grad * (1 - share_a), b.shape) if needs_grad(b) else None)
-    return record(out, (a, b), backward, op)
+    return record(out, (a, b), backward, op, kernel)
+
+
+MAXIMUM, MINIMUM = ufunc_kernel("maximum"), ufunc_kernel("minimum")
 
 
 def maximum(a, b):
     """Elementwise maximum with broadcasting."""
-    return _select("maximum", a, b, lambda x, y: x > y)
+    return _select("maximum", a, b, gt)
 
 
 def minimum(a, b):
     """Elementwise minimum with broadcasting."""
-    return _select("minimum", a, b, lambda x, y: x < y)
+    return _select("minimum", a, b, lt)
 
 
 def clip(x, lo=None, hi=None):
     """Limit values to ``[lo, hi]``; the gradient passes where ``lo <= x <= hi``."""
-    xp = x.xp
-    out = xp.clip(x.data, lo, hi)
+    static = {"lo": lo, "hi": hi}
+    out = clip_values(x.xp, x.data, **static)
 
     def backward(grad):
-        inside = xp.ones(x.shape, dtype=bool)
+        inside = None
         if lo is not None:
-            inside &= x.data >= lo
+            inside = ge(x, lo)
         if hi is not None:
-            inside &= x.data <= hi
-        return (grad * _constant(inside),)
-    return record(out, (x,), backward, "clip")
+            inside = le(x, hi) if inside is None else logical_and(inside, le(x, hi))
+        return (grad if inside is None else grad * inside,)
+    return record(out, (x,), backward, "clip", clip_values, static)
+
+
+@kernel
+def clip_values(xp, x, lo, hi):
+    """:func:`clip`'s kernel."""
+    return xp.clip(x, lo, hi)
 
 
 def where(condition, a, b):
@@ -198,39 +241,73 @@ def where(condition, a, b):
             raise _backend.BackendError(
                 f"where: operands live on different backends ({condition.backend} and "
                 f"{like.backend}); move one with .to()")
-        condition = condition.data
+    else:
+        condition = constant(like.xp.asarray(condition).astype(bool, copy=False))
     a, b, x, y = operands(a, b, "where")
-    cond = like.xp.asarray(condition).astype(bool, copy=False)
     try:
-        out = like.xp.where(cond, x, y)
+        out = where_values(like.xp, condition.data, x, y)
     except ValueError:
-        raise ValueError(f"where: shapes {cond.shape}, "
+        raise ValueError(f"where: shapes {condition.shape}, "
                          f"{getattr(a, 'shape', 'scalar')} and {getattr(b, 'shape', 'scalar')} "
                          f"do not broadcast") from None
 
     def backward(grad):
-        return (reduce_to_shape(where(cond, grad, 0), a.shape) if needs_grad(a) else None,
-                reduce_to_shape(where(cond, 0, grad), b.shape) if needs_grad(b) else None)
-    return record(out, (a, b), backward, "where")
+        return (None,
+                reduce_to_shape(where(condition, grad, 0), a.shape) if needs_grad(a) else None,
+                reduce_to_shape(where(condition, 0, grad), b.shape) if needs_grad(b) else None)
+    return record(out, (condition, a, b), backward, "where", where_values)
+
+
+@kernel
+def where_values(xp, condition, a, b):
+    """:func:`where`'s kernel (a condition that is not bool counts by truth)."""
+    if condition.dtype != bool:
+        condition = condition.astype(bool)
+    return xp.where(condition, a, b)
+
+
+def astype(x, dtype):
+    """``x``'s values as ``dtype`` (a copy); the gradient is cast back to ``x``'s dtype."""
+    static = {"dtype": _backend.dtype_of(dtype)}
+    if x.dtype == static["dtype"]:
+        return x
+
+    def backward(grad):
+        return (astype(grad, x.dtype),)
+    differentiable = static["dtype"].kind == "f" and x.dtype.kind == "f"
+    return record(astype_values(x.xp, x.data, **static), (x,),
+                  backward if differentiable else None, "astype", astype_values, static)
+
+
+@kernel
+def astype_values(xp, x, dtype):
+    """:func:`astype`'s kernel."""
+    return x.astype(dtype)
 
 
 # --------------------------------------------------------------------------- comparisons
-# Comparisons give bool tensors and record nothing: no gradient flows through them.
+# Comparisons give bool tensors and record nothing: no gradient flows through them
+# (while a fused function is traced they are recorded, so its code computes them).
 
-def _compare(compute, op):
+def _compare(name, op):
+    compute = ufunc_kernel(name)
+
     def compare(a, b):
         a, b, x, y = operands(a, b, op)
+        xp = (a if isinstance(a, Tensor) else b).xp
         try:
-            return Tensor(compute(x, y))
+            out = compute(xp, x, y)
         except ValueError:
             raise shape_error(op, a, b) from None
+        return record(out, (a, b), None, op, compute)
     compare.__name__ = op
     return compare
 
 
-lt = _compare(lambda x, y: x < y, "lt")
-le = _compare(lambda x, y: x <= y, "le")
-gt = _compare(lambda x, y: x > y, "gt")
-ge = _compare(lambda x, y: x >= y, "ge")
-eq = _compare(lambda x, y: x == y, "eq")
-ne = _compare(lambda x, y: x != y, "ne")
+lt = _compare("less", "lt")
+le = _compare("less_equal", "le")
+gt = _compare("greater", "gt")
+ge = _compare("greater_equal", "ge")
+eq = _compare("equal", "eq")
+ne = _compare("not_equal", "ne")
+logical_and = _compare("logical_and", "logical_and")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import builtins
 
-from ..tensor import Tensor, output_ref, record
-from .elementwise import _output, exp
+from ..tensor import Tensor, kernel, output_ref, record
+from .elementwise import _output, astype, eq, exp
 
 
 def normalize_axes(axis, ndim, op):
@@ -28,14 +28,20 @@ def _kept_shape(shape, axes):
 
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (an int, a tuple, or all axes when ``None``)."""
-    axes = normalize_axes(axis, x.ndim, "sum")
-    out = x.data.sum(axis=axes, keepdims=keepdims)
+    static = {"axis": normalize_axes(axis, x.ndim, "sum"), "keepdims": keepdims}
+    out = sum_values(None, x.data, **static)
 
     def backward(grad):
         if not keepdims:
-            grad = grad.reshape(_kept_shape(x.shape, axes))
+            grad = grad.reshape(_kept_shape(x.shape, static["axis"]))
         return (grad.broadcast_to(x.shape),)
-    return record(out, (x,), backward, "sum")
+    return record(out, (x,), backward, "sum", sum_values, static)
+
+
+@kernel
+def sum_values(xp, x, axis, keepdims):
+    """:func:`sum`'s kernel."""
+    return x.sum(axis=axis, keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False):
@@ -54,21 +60,31 @@ def var(x, axis=None, keepdims=False):
 
 
 def _extreme(x, axis, keepdims, op):
-    axes = normalize_axes(axis, x.ndim, op)
+    static = {"axis": normalize_axes(axis, x.ndim, op), "keepdims": keepdims, "op": op}
     if x.size == 0:
         raise ValueError(f"{op}: zero-size tensor of shape {x.shape} has no {op}imum")
-    kept = x.data.max(axis=axes, keepdims=True) if op == "max" else \
-        x.data.min(axis=axes, keepdims=True)
-    out = kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+    out = extreme_values(None, x.data, **static)
+    axes = static["axis"]
+    kept_shape = _kept_shape(x.shape, axes)
 
     def backward(grad):
         # the gradient goes to the extreme elements, split evenly among ties
-        hit = x.data == kept
-        share = hit / hit.sum(axis=axes, keepdims=True)
+        kept = _output(ref, out)
+        hit = eq(x, kept if keepdims else kept.reshape(kept_shape))
+        share = astype(hit / hit.sum(axis=axes, keepdims=True), x.dtype)
         if not keepdims:
-            grad = grad.reshape(kept.shape)
-        return (grad * Tensor(share.astype(x.dtype, copy=False)),)
-    return record(out, (x,), backward, op)
+            grad = grad.reshape(kept_shape)
+        return (grad * share,)
+    result = record(out, (x,), backward, op, extreme_values, static)
+    ref = output_ref(result)
+    return result
+
+
+@kernel
+def extreme_values(xp, x, axis, keepdims, op):
+    """The kernel of :func:`max` and :func:`min`."""
+    return x.max(axis=axis, keepdims=keepdims) if op == "max" else \
+        x.min(axis=axis, keepdims=keepdims)
 
 
 def max(x, axis=None, keepdims=False):
@@ -81,58 +97,77 @@ def min(x, axis=None, keepdims=False):
     return _extreme(x, axis, keepdims, "min")
 
 
-def _stable_shift(x, axes):
-    """The max over ``axes`` (kept), with non-finite maxima replaced by 0 so that rows of
-    -inf give -inf instead of NaN."""
-    xp = x.xp
-    shift = x.data.max(axis=axes, keepdims=True)
+def _stable_shift(xp, x, axes):
+    """The max of the array ``x`` over ``axes`` (kept), with non-finite maxima replaced
+    by 0 so that rows of -inf give -inf instead of NaN."""
+    shift = x.max(axis=axes, keepdims=True)
     return xp.where(xp.isfinite(shift), shift, 0)
 
 
 def logsumexp(x, axis=-1, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, without overflow."""
-    axes = normalize_axes(axis, x.ndim, "logsumexp")
-    xp = x.xp
-    shift = _stable_shift(x, axes)
-    kept = xp.log(xp.exp(x.data - shift).sum(axis=axes, keepdims=True)) + shift
-    out = kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+    static = {"axis": normalize_axes(axis, x.ndim, "logsumexp"), "keepdims": keepdims}
+    kept_shape = _kept_shape(x.shape, static["axis"])
+    out = logsumexp_values(x.xp, x.data, **static)
 
     def backward(grad):
         # d lse / dx = softmax(x) = exp(x - lse)
         lse = _output(ref, out)
         if not keepdims:
-            grad = grad.reshape(kept.shape)
-            lse = lse.reshape(kept.shape)
+            grad = grad.reshape(kept_shape)
+            lse = lse.reshape(kept_shape)
         return (grad * exp(x - lse),)
-    result = record(out, (x,), backward, "logsumexp")
+    result = record(out, (x,), backward, "logsumexp", logsumexp_values, static)
     ref = output_ref(result)
     return result
 
 
+@kernel
+def logsumexp_values(xp, x, axis, keepdims):
+    """:func:`logsumexp`'s kernel."""
+    shift = _stable_shift(xp, x, axis)
+    kept = xp.log(xp.exp(x - shift).sum(axis=axis, keepdims=True)) + shift
+    return kept if keepdims else kept.reshape(
+        [n for i, n in enumerate(x.shape) if i not in axis])
+
+
 def softmax(x, axis=-1):
     """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the max for stability."""
-    axes = normalize_axes(axis, x.ndim, "softmax")
-    xp = x.xp
-    e = xp.exp(x.data - _stable_shift(x, axes))
-    e /= e.sum(axis=axes, keepdims=True)
+    static = {"axis": normalize_axes(axis, x.ndim, "softmax")}
+    axes = static["axis"]
+    e = softmax_values(x.xp, x.data, **static)
 
     def backward(grad):
         y = _output(ref, e)
         return (y * (grad - (grad * y).sum(axis=axes, keepdims=True)),)
-    out = record(e, (x,), backward, "softmax")
+    out = record(e, (x,), backward, "softmax", softmax_values, static)
     ref = output_ref(out)
     return out
+
+
+@kernel
+def softmax_values(xp, x, axis):
+    """:func:`softmax`'s kernel."""
+    e = xp.exp(x - _stable_shift(xp, x, axis))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
 
 
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x)`` along ``axis``."""
-    axes = normalize_axes(axis, x.ndim, "log_softmax")
-    xp = x.xp
-    shifted = x.data - _stable_shift(x, axes)
-    y = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
+    static = {"axis": normalize_axes(axis, x.ndim, "log_softmax")}
+    axes = static["axis"]
+    y = log_softmax_values(x.xp, x.data, **static)
 
     def backward(grad):
         return (grad - exp(_output(ref, y)) * grad.sum(axis=axes, keepdims=True),)
-    out = record(y, (x,), backward, "log_softmax")
+    out = record(y, (x,), backward, "log_softmax", log_softmax_values, static)
     ref = output_ref(out)
     return out
+
+
+@kernel
+def log_softmax_values(xp, x, axis):
+    """:func:`log_softmax`'s kernel."""
+    shifted = x - _stable_shift(xp, x, axis)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))

@@ -7,7 +7,7 @@ and the pieces of a split or chunk are joined by one concatenation.
 from __future__ import annotations
 
 from .. import backend as _backend
-from ..tensor import Tensor, record, state
+from ..tensor import Tensor, constant, kernel, record
 from .reduction import normalize_axes
 from .arithmetic import reduce_to_shape
 
@@ -32,7 +32,13 @@ def reshape(x, *shape):
 
     def backward(grad):
         return (grad.reshape(x.shape),)
-    return record(out, (x,), backward, "reshape")
+    return record(out, (x,), backward, "reshape", reshape_values, {"shape": out.shape})
+
+
+@kernel(view=True)
+def reshape_values(xp, x, shape):
+    """:func:`reshape`'s kernel."""
+    return x.reshape(shape)
 
 
 def transpose(x, *axes):
@@ -45,10 +51,14 @@ def transpose(x, *axes):
 
     def backward(grad):
         return (grad.transpose(*inverse),)
-    out = record(x.data.transpose(axes), (x,), backward, "transpose")
-    if state.tracer is not None and out.node is not None:
-        state.tracer.parameters[out.node.id] = axes    # for fused code (fusion.py)
-    return out
+    return record(x.data.transpose(axes), (x,), backward, "transpose", transpose_values,
+                  {"axes": axes})
+
+
+@kernel(view=True)
+def transpose_values(xp, x, axes):
+    """:func:`transpose`'s kernel."""
+    return x.transpose(axes)
 
 
 def broadcast_to(x, *shape):
@@ -63,7 +73,13 @@ def broadcast_to(x, *shape):
 
     def backward(grad):
         return (reduce_to_shape(grad, x.shape),)
-    return record(out, (x,), backward, "broadcast_to")
+    return record(out, (x,), backward, "broadcast_to", broadcast_values, {"shape": shape})
+
+
+@kernel(view=True)
+def broadcast_values(xp, x, shape):
+    """:func:`broadcast_to`'s kernel."""
+    return xp.broadcast_to(x, shape)
 
 
 def squeeze(x, axis=None):
@@ -127,23 +143,36 @@ def getitem(x, index):
 
     def backward(grad):
         return (index_into_zeros(grad, index, x.shape, has_int_array),)
-    return record(out, (x,), backward, "getitem")
+    return record(out, (x,), backward, "getitem", getitem_values, {"index": index})
+
+
+@kernel(view=True)
+def getitem_values(xp, x, index):
+    """:func:`getitem`'s kernel (a view for basic indexing, a copy otherwise)."""
+    return x[index]
 
 
 def index_into_zeros(values, index, shape, accumulate):
     """Zeros of ``shape`` with ``values`` placed at ``index``: the gradient of
     ``getitem``. Integer-array indices may repeat, so they accumulate (scatter-add);
     every other index is a plain slice assignment."""
-    xp = values.xp
-    out = xp.zeros(shape, dtype=values.dtype)
-    if accumulate:
-        _backend.of(out).scatter_add(out, index, values.data)
-    else:
-        out[index] = values.data
+    static = {"index": index, "shape": shape, "accumulate": accumulate}
 
     def backward(grad):
         return (getitem(grad, index),)
-    return record(out, (values,), backward, "index_into_zeros")
+    return record(index_into_zeros_values(values.xp, values.data, **static), (values,),
+                  backward, "index_into_zeros", index_into_zeros_values, static)
+
+
+@kernel
+def index_into_zeros_values(xp, values, index, shape, accumulate):
+    """:func:`index_into_zeros`'s kernel."""
+    out = xp.zeros(shape, dtype=values.dtype)
+    if accumulate:
+        _backend.of(out).scatter_add(out, index, values)
+    else:
+        out[index] = values
+    return out
 
 
 # --------------------------------------------------------------------------- join, split
@@ -180,7 +209,13 @@ def concat(ts, axis=0):
         # one split (views), the inverse of the join
         return tuple(g if t.requires_grad else None
                      for g, t in zip(_split_at(grad, cuts, axis, "split"), ts))
-    return record(out, tuple(ts), backward, "concat")
+    return record(out, tuple(ts), backward, "concat", concat_values, {"axis": axis})
+
+
+@kernel
+def concat_values(xp, *arrays, axis):
+    """:func:`concat`'s kernel."""
+    return xp.concatenate(arrays, axis=axis)
 
 
 def stack(ts, axis=0):
@@ -196,7 +231,13 @@ def stack(ts, axis=0):
     def backward(grad):
         return tuple(g if t.requires_grad else None
                      for g, t in zip(unbind(grad, axis), ts))
-    return record(out, tuple(ts), backward, "stack")
+    return record(out, tuple(ts), backward, "stack", stack_values, {"axis": axis})
+
+
+@kernel
+def stack_values(xp, *arrays, axis):
+    """:func:`stack`'s kernel."""
+    return xp.stack(arrays, axis=axis)
 
 
 def unbind(x, axis=0):
@@ -206,16 +247,30 @@ def unbind(x, axis=0):
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"unbind: axis {axis} is out of range for shape {x.shape}")
     axis %= x.ndim
-    lead = (slice(None),) * axis
-    pieces = [x.data[lead + (i,)] for i in range(x.shape[axis])]
+    static = {"axis": axis}
+    pieces = unbind_values(None, x.data, axis)
     if len(pieces) == 1:
-        return (record(pieces[0], (x,), lambda grad: (unsqueeze(grad, axis),), "unbind"),)
+        return (record(pieces[0], (x,), lambda grad: (unsqueeze(grad, axis),), "unbind",
+                       only_slice, static),)
 
     def backward(grads):
-        grads = [g if g is not None else Tensor(x.xp.zeros(p.shape, dtype=x.dtype))
+        grads = [g if g is not None else constant(x.xp.zeros(p.shape, dtype=x.dtype))
                  for g, p in zip(grads, pieces)]
         return (stack(grads, axis=axis),)
-    return tuple(record(pieces, (x,), backward, "unbind", n_outputs=len(pieces)))
+    return tuple(record(pieces, (x,), backward, "unbind", unbind_values, static, len(pieces)))
+
+
+@kernel(view=True)
+def unbind_values(xp, x, axis):
+    """:func:`unbind`'s kernel: the slices along ``axis``, as views."""
+    lead = (slice(None),) * axis
+    return [x[lead + (i,)] for i in range(x.shape[axis])]
+
+
+@kernel(view=True)
+def only_slice(xp, x, axis):
+    """The one slice of an unbind along an axis of length 1."""
+    return unbind_values(xp, x, axis)[0]
 
 
 def split(x, indices_or_sections, axis=0):
@@ -255,23 +310,43 @@ def chunk(x, chunks, axis=0):
 
 def _split_at(x, cuts, axis, op):
     xp = x.xp
-    pieces = cut_pieces(x.data, cuts, axis)
+    static = {"cuts": tuple(cuts), "axis": axis}
+    pieces = cut_pieces(xp, x.data, **static)
     if len(pieces) == 1:
-        return [record(pieces[0], (x,), lambda grad: (grad,), op)]
+        return [record(pieces[0], (x,), lambda grad: (grad,), op, whole_piece, static)]
 
     def backward(grads):
-        grads = [g if g is not None else Tensor(xp.zeros(p.shape, dtype=x.dtype))
+        grads = [g if g is not None else constant(xp.zeros(p.shape, dtype=x.dtype))
                  for g, p in zip(grads, pieces)]
         return (concat(grads, axis=axis),)
-    return record(pieces, (x,), backward, op, n_outputs=len(pieces))
+    return record(pieces, (x,), backward, op, cut_pieces, static, len(pieces))
 
 
-def cut_pieces(data, cuts, axis):
+@kernel(view=True)
+def cut_pieces(xp, data, cuts, axis):
     """``data`` cut at ``cuts`` along ``axis``, as views (NumPy's split, by plain slicing:
     ``numpy.split`` spends microseconds per piece on axis swaps)."""
     lead = (slice(None),) * axis
-    bounds = [0] + list(cuts) + [data.shape[axis]]
+    bounds = [0, *cuts, data.shape[axis]]
     return [data[lead + (slice(start, stop),)] for start, stop in zip(bounds, bounds[1:])]
+
+
+@kernel(view=True)
+def whole_piece(xp, data, cuts, axis):
+    """The one piece of a split without cuts (a view of all of ``data``)."""
+    return cut_pieces(xp, data, cuts, axis)[0]
+
+
+def alias(x):
+    """``x`` again, as a new node of the tape: a place where a sweep can stop (a
+    fused node's replay sweeps back to aliases of its inputs, not past them)."""
+    return record(x.data, (x,), lambda grad: (grad,), "alias", alias_values)
+
+
+@kernel(view=True)
+def alias_values(xp, x):
+    """:func:`alias`'s kernel."""
+    return x
 
 
 def to(x, name):

@@ -149,3 +149,15 @@ def test_gradcheck_passes_a_correct_custom_op():
 def test_where_needs_a_tensor_operand():
     with raises(TypeError, "where: a or b must be a tensor"):
         mg.where(np.array([True]), 1.0, 2.0)
+
+
+@pytest.mark.parametrize("outputs, inputs, where", [
+    ([5], None, r"outputs\[0\] is int"),
+    (None, [5], r"inputs\[0\] is int"),
+    (None, ["x", None], r"inputs\[0\] is str"),
+])
+def test_grad_names_an_argument_that_is_not_a_tensor(outputs, inputs, where):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    with pytest.raises(TypeError, match="grad: " + where + ", expected a Tensor"):
+        mg.grad(y if outputs is None else outputs, x if inputs is None else inputs)

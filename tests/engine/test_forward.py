@@ -62,11 +62,24 @@ def test_power_and_negation():
 @pytest.mark.parametrize("name, reference", [
     ("exp", np.exp), ("log", np.log), ("sqrt", np.sqrt), ("abs", np.abs), ("tanh", np.tanh),
     ("sigmoid", lambda x: 1 / (1 + np.exp(-x))), ("relu", lambda x: np.maximum(x, 0)),
+    ("sin", np.sin), ("cos", np.cos), ("sign", np.sign),
 ])
 def test_unary_ops(name, reference):
     data = POSITIVE if name in ("log", "sqrt") else X
     same(getattr(mg, name)(t(data)), reference(data))
     same(getattr(t(data), name)(), reference(data))
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "sign"])
+def test_sin_cos_sign_against_torch(name):
+    import torch
+    data = np.concatenate([X.ravel(), [0.0, -0.0, np.pi, 1e6]])
+    x = mg.tensor(data, requires_grad=True)
+    getattr(mg, name)(x).sum().backward()
+    tx = torch.tensor(data, requires_grad=True)
+    getattr(torch, name)(tx).sum().backward()
+    same(getattr(mg, name)(mg.tensor(data)), getattr(torch, name)(tx).detach().numpy())
+    same(x.grad, tx.grad.numpy())
 
 
 def test_selection_ops():

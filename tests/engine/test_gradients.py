@@ -119,6 +119,8 @@ UNARY = {
     "tanh": {},
     "sigmoid": {},
     "relu": {"gap": 0.1},
+    "sin": {},
+    "cos": {},
 }
 
 
@@ -131,6 +133,21 @@ def test_unary_ops(name, shape, seed, as_method):
 
 def test_builtin_abs():
     check(abs, values((4,), 0, gap=0.1))
+
+
+def test_sign_has_a_zero_gradient():
+    x = leaf(values((2, 3), 1, gap=0.1))
+    (mg.sign(x) * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.sign(x.numpy()))
+
+
+def test_astype_casts_the_gradient_back():
+    x = leaf(values((3,), 2))
+    y = x.astype(mg.float32)
+    assert y.dtype == np.float32
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy(), rtol=1e-6)
 
 
 def _separated(a, b, gap=0.05):

@@ -434,3 +434,24 @@ def test_scanned_layers_equal_op_by_op(layer_class, options, lengths):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(grads, expected_grads):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("state, error, match", [
+    ((1, 2), TypeError, r"LSTMCell: state\[0\] must be a Tensor, got int"),
+    (5, TypeError, r"LSTMCell: state must be a tuple of 2 Tensors \(h, c\), got int"),
+    ("hc", TypeError, r"state must be a tuple of 2 Tensors \(h, c\), got str"),
+    (lambda: (mg.zeros(2, 4),), ValueError, r"state must be a tuple of 2 Tensors of shape"),
+    (lambda: (mg.zeros(2, 4), mg.zeros(3, 4)), ValueError, r"\(2, 4\)"),
+])
+def test_cells_name_a_bad_state_argument(state, error, match):
+    cell = LSTMCell(3, 4)
+    state = state() if callable(state) else state
+    with pytest.raises(error, match=match):
+        cell(mg.zeros(2, 3), state)
+
+
+def test_cells_name_a_bad_input_argument():
+    with pytest.raises(TypeError, match="GRUCell: input must be a Tensor, got list"):
+        GRUCell(3, 4)([[1.0, 2.0, 3.0]])
+    with pytest.raises(TypeError, match=r"GRUCell: state must be a Tensor, got tuple"):
+        GRUCell(3, 4)(mg.zeros(2, 3), (mg.zeros(2, 4),))

@@ -1,0 +1,146 @@
+"""Every op the engine has fuses: run inside ``mg.fuse`` it is part of one recorded op,
+and the fused call equals the same function op by op, bit for bit, in its values and
+in every input's gradient.
+
+Each case is a function of tensors using one op (with the arguments that change how it
+is written: axes with and without keepdims, cut points, permutations, index forms,
+masks); ``test_the_table_covers_every_op`` keeps the table complete.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import ops
+
+pytestmark = pytest.mark.usefixtures("engine_backend")
+
+# "op" or "op:variant" -> (function of tensors, input shapes); every input a float64 leaf
+CASES = {
+    "add": (lambda a, b: a + b, [(2, 3), (3,)]),
+    "sub": (lambda a, b: 1.5 - a - b, [(2, 3), (2, 1)]),
+    "mul": (lambda a, b: a * b * 2.0, [(2, 3), (1, 3)]),
+    "div": (lambda a, b: a / (b * b + 1.0), [(2, 3), (2, 3)]),
+    "pow": (lambda a, b: (a * a + 1.0) ** b + a ** 2, [(2, 3), (3,)]),
+    "neg": (lambda a: -a, [(4,)]),
+    "matmul": (lambda a, b: a @ b, [(2, 3), (3, 4)]),
+    "matmul:batched": (lambda a, b: a @ b, [(2, 2, 3), (3, 4)]),
+    "matmul:vector": (lambda a, b: a @ b, [(3,), (2, 3, 4)]),
+    "exp": (mg.exp, [(2, 3)]),
+    "log": (lambda a: mg.log(a * a + 1.0), [(2, 3)]),
+    "sqrt": (lambda a: mg.sqrt(a * a + 1.0), [(2, 3)]),
+    "abs": (mg.abs, [(2, 3)]),
+    "sign": (lambda a: mg.sign(a) * a, [(2, 3)]),
+
+    "sin": (mg.sin, [(2, 3)]),
+    "cos": (mg.cos, [(2, 3)]),
+    "tanh": (mg.tanh, [(2, 3)]),
+    "sigmoid": (mg.sigmoid, [(2, 3)]),
+    "relu": (mg.relu, [(2, 3)]),
+    "maximum": (mg.maximum, [(2, 3), (3,)]),
+    "maximum:scalar": (lambda a: mg.maximum(a, 0.1), [(2, 3)]),
+    "minimum": (mg.minimum, [(2, 3), (2, 1)]),
+    "clip": (lambda a: a.clip(-0.5, 0.5), [(2, 3)]),
+    "clip:low": (lambda a: a.clip(lo=0.0), [(2, 3)]),
+    "where": (lambda a, b: mg.where(a > b, a * 2.0, b), [(2, 3), (3,)]),
+    "where:scalar": (lambda a: mg.where(a < 0, 0.0, a), [(2, 3)]),
+    "astype": (lambda a: a.astype(mg.float32).astype(mg.float64) * a, [(2, 3)]),
+    "mul:comparisons": (lambda a, b: a * (a <= b) + b * (a >= b) + a * (a != b)
+                        + b * (a == b), [(2, 3), (3,)]),
+    "sum:all": (lambda a: a.sum(), [(2, 3, 4)]),
+    "sum:axis": (lambda a: a.sum(axis=1), [(2, 3, 4)]),
+    "sum:axes_kept": (lambda a: a.sum(axis=(0, 2), keepdims=True), [(2, 3, 4)]),
+    "sum:negative_axis": (lambda a: a.sum(axis=-1), [(2, 3, 4)]),
+    "mean:axis": (lambda a: a.mean(axis=0), [(2, 3)]),
+    "mean:kept": (lambda a: a.mean(axis=1, keepdims=True), [(2, 3)]),
+    "var": (lambda a: a.var(axis=(0, 1)), [(2, 3, 2)]),
+    "max": (lambda a: a.max(axis=1), [(3, 4)]),
+    "max:all_kept": (lambda a: a.max(keepdims=True), [(3, 4)]),
+    "min": (lambda a: a.min(axis=0, keepdims=True), [(3, 4)]),
+    "logsumexp": (lambda a: mg.logsumexp(a, axis=1), [(3, 4)]),
+    "logsumexp:kept": (lambda a: mg.logsumexp(a, axis=0, keepdims=True), [(3, 4)]),
+    "softmax": (lambda a: mg.softmax(a, axis=0), [(3, 4)]),
+    "log_softmax": (mg.log_softmax, [(3, 4)]),
+    "reshape": (lambda a: a.reshape(6, 2) * 2.0, [(3, 4)]),
+    "squeeze": (lambda a: a.squeeze(1) * 2.0, [(3, 1, 2)]),
+    "unsqueeze": (lambda a: a.unsqueeze(0) * 2.0, [(3, 2)]),
+    "transpose": (lambda a: a.transpose(2, 0, 1) * 2.0, [(2, 3, 4)]),
+    "transpose:T": (lambda a: a.T * 2.0, [(2, 3)]),
+    "broadcast_to": (lambda a: a.broadcast_to(2, 3, 4) * 2.0, [(3, 1)]),
+    "getitem:slice": (lambda a: a[1:, ::2] * 2.0, [(3, 4)]),
+    "getitem:int_none_ellipsis": (lambda a: a[0, None, ...] * 2.0, [(3, 4)]),
+    "getitem:int_array": (lambda a: a[np.array([0, 2, 0])] * 2.0, [(3, 4)]),
+    "getitem:mask": (lambda a: a[np.array([True, False, True])] * 2.0, [(3, 4)]),
+    "concat": (lambda a, b: mg.concat([a, b * 2.0], axis=1), [(2, 3), (2, 1)]),
+    "stack": (lambda a, b: mg.stack([a, b], axis=1), [(2, 3), (2, 3)]),
+    "split:sections": (lambda a: tuple(p * 2.0 for p in mg.split(a, 2, axis=1)), [(3, 4)]),
+    "split:indices_unused_piece": (lambda a: mg.split(a, [1, 3], axis=0)[1] * 2.0, [(4, 2)]),
+    "chunk": (lambda a: tuple(p * (k + 1.0) for k, p in enumerate(a.chunk(3, axis=-1))),
+              [(2, 7)]),
+    "chunk:one_piece": (lambda a: a.chunk(1)[0] * 2.0, [(2, 3)]),
+    "unbind": (lambda a: tuple(p * 2.0 for p in mg.unbind(a, axis=1)), [(2, 3)]),
+    "unbind:unused_slice": (lambda a: mg.unbind(a, axis=0)[0] * 2.0, [(3, 2)]),
+}
+
+# ops that are not part of the table: they record no gradient (comparisons are covered
+# by "mul:comparisons"), or only move data between backends
+NOT_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "to", "reduce_to_shape"}
+
+
+def run(fn, inputs):
+    """Outputs and every input's gradient, as NumPy arrays."""
+    for x in inputs:
+        x.grad = None
+    outputs = fn(*inputs)
+    outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
+    loss = sum(((out * out).sum() for out in outputs), mg.tensor(0.0, dtype=mg.float64))
+    loss.backward()
+    return outputs, [o.numpy() for o in outputs] + [x.grad.numpy() for x in inputs]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fused_equals_op_by_op(name):
+    fn, shapes = CASES[name]
+    rng = np.random.default_rng(sorted(CASES).index(name))
+    inputs = [mg.tensor(rng.standard_normal(shape), requires_grad=True) for shape in shapes]
+    fused = mg.fuse(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a fallback to op by op warns: fail
+        outputs, got = run(fused, inputs)
+    assert {out.node.op for out in outputs} == {fused.name}, \
+        f"{name}: not recorded as one fused op"
+    with mg.unfused():
+        _, expected = run(fused, inputs)
+    for k, (a, b) in enumerate(zip(got, expected)):
+        np.testing.assert_array_equal(a, b, err_msg=f"{name}: entry {k} differs")
+
+
+def test_the_table_covers_every_op():
+    names = {n for n in ops.__dict__ if callable(ops.__dict__[n]) and not n.startswith("_")
+             and getattr(ops.__dict__[n], "__module__", "").startswith("minigrad.ops")}
+    covered = {name.split(":")[0] for name in CASES}
+    missing = names - covered - NOT_OPS
+    assert not missing, f"ops without a fusion case: {sorted(missing)}"
+
+
+def test_a_scan_with_masks_and_reductions_is_one_op():
+    # where, maximum and a reduction without keepdims used to make a scan run op by op
+    def step(x, h):
+        return mg.where(x > 0, mg.maximum(h, x), h * 0.5) + x.sum(axis=1).reshape(-1, 1)
+
+    xs, h0 = mg.tensor(np.linspace(-1, 1, 24).reshape(4, 2, 3), requires_grad=True), \
+        mg.tensor(np.ones((2, 3)), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history, _ = mg.scan(step, h0, xs)
+    assert history.node.op == "scan"
+    history.sum().backward()
+    got = xs.grad.numpy(), h0.grad.numpy()
+    xs.grad = h0.grad = None
+    with mg.unfused():
+        expected_history, _ = mg.scan(step, h0, xs)
+    expected_history.sum().backward()
+    np.testing.assert_array_equal(history.numpy(), expected_history.numpy())
+    for a, b in zip(got, (xs.grad.numpy(), h0.grad.numpy())):
+        np.testing.assert_array_equal(a, b)
