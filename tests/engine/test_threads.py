@@ -456,25 +456,34 @@ def test_collector_paused_leaves_a_disabled_collector_disabled():
 
 # --------------------------------------------------------------------------- models
 
-def _train_lstm(model, seed, steps, barrier=None):
-    """SGD on a small regression; ``barrier`` lines the threads up at every phase."""
+def _train_lstm(model, seed, steps, role=0, barrier=None):
+    """SGD on a small regression. Each step has two phases: in phase ``role`` this thread
+    evaluates under ``no_grad``, in the other it records the loss; with ``barrier`` (two
+    threads of opposite roles) one thread's recording happens while the other is inside
+    its ``no_grad`` block."""
+    def line_up():
+        if barrier is not None:
+            barrier.wait(TIMEOUT)
+
     rng = np.random.default_rng(seed)
     opt = mg.optim.SGD(model.parameters(), lr=0.1)
-    head = model.head
     for _ in range(steps):
         x = mg.tensor(rng.standard_normal((6, 3, 2)).astype(np.float32))
         target = mg.tensor(rng.standard_normal((3, 1)).astype(np.float32))
-        output, _ = model.lstm(x)
-        loss = mg.nn.mse_loss(head(output[-1]), target)
-        if barrier is not None:
-            barrier.wait(TIMEOUT)       # both recorded: now both sweep
+        for phase in (0, 1):
+            if phase == role:
+                with mg.no_grad():
+                    line_up()
+                    model.lstm(x)           # an evaluation
+                    line_up()
+            else:
+                line_up()
+                output, _ = model.lstm(x)
+                loss = mg.nn.mse_loss(model.head(output[-1]), target)
+                line_up()
         opt.zero_grad()
         loss.backward()
-        if barrier is not None:
-            barrier.wait(TIMEOUT)
         opt.step()
-        with mg.no_grad():              # an evaluation, while the other thread may record
-            model.lstm(x)
     return {name: p.numpy().copy() for name, p in model.named_parameters()}
 
 
@@ -491,14 +500,19 @@ def _regressor(state=None):
 def test_two_threads_training_two_lstms_get_what_each_gets_alone():
     mg.manual_seed(3)
     start = [_regressor().state_dict() for _ in range(2)]   # the shared generator, here
-    alone = [_train_lstm(_regressor(start[k]), seed=k, steps=4) for k in range(2)]
+    alone = [_train_lstm(_regressor(start[k]), seed=k, steps=4, role=k) for k in range(2)]
     together = [None, None]
     barrier = threading.Barrier(2)
 
     def trainer(k):
         @leaves_nothing_flipped
         def body():
-            together[k] = _train_lstm(_regressor(start[k]), seed=k, steps=4, barrier=barrier)
+            try:
+                together[k] = _train_lstm(_regressor(start[k]), seed=k, steps=4, role=k,
+                                          barrier=barrier)
+            except BaseException:
+                barrier.abort()         # the other thread stops waiting at once
+                raise
         body.__name__ = f"trainer_{k}"
         return body
 
