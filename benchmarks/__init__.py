@@ -18,8 +18,8 @@ variables, and clears
 current NumPy's OpenBLAS pick a slower kernel. It also opts in to minigrad's allocator
 tuning (``MINIGRAD_TUNE_ALLOCATOR=1``, see :func:`minigrad.tune_allocator`) unless the
 caller set that variable: the figures in docs/performance.md are measured with it. When
-NumPy is already imported (as in the tests) it changes nothing. :func:`benchmarks.common.blas_info` reports what NumPy ended
-up with.
+NumPy is already imported (as in the tests) it changes nothing.
+:func:`benchmarks.common.blas_info` reports what NumPy ended up with.
 """
 import os
 import sys
