@@ -346,11 +346,11 @@ def tap(name, tensor):
     that moment (the handler copies it to keep it: the memory may be reused after).
     Taps are silent while a fused function is traced and inside backward sweeps.
     """
-    tracer = state.tracer
-    if tracer is not None:
-        tracer.taps.append((name, tensor))
-    elif state.tap is not None and state.backward_of is None:
-        state.tap(name, tensor)
+    mine = _threads.state
+    if mine.tracer is not None:
+        mine.tracer.taps.append((name, tensor))
+    elif mine.tap is not None and mine.backward_of is None:
+        mine.tap(name, tensor)
 
 
 def current_tap():

@@ -318,6 +318,58 @@ def test_a_trace_is_not_spoiled_by_another_thread_reading_values():
         "another thread's .item() marked the trace as reading values"
 
 
+def test_two_threads_compiling_fused_functions_at_once_get_correct_programs():
+    # each thread's trace is interrupted while the other traces, recording ops of its own
+    # meanwhile: neither trace may see the other's nodes, and both programs are right
+    a_tracing, b_traced = Step("thread a is tracing"), Step("thread b traced and ran")
+    first_call = []
+
+    @mg.fuse
+    def waits(x, y):
+        if not first_call:
+            first_call.append(True)
+            a_tracing.reached()
+            b_traced.wait()
+        return mg.tanh(x * y) + y.sum(axis=0)
+
+    @mg.fuse
+    def other(x, y):
+        return mg.sigmoid(x) * mg.maximum(x, y)
+
+    rng = np.random.default_rng(4)
+    x_data, y_data = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    results = {}
+
+    def grads(fn):          # fresh leaves: each thread its own
+        x, y = (mg.tensor(d, requires_grad=True) for d in (x_data, y_data))
+        out = fn(x, y)
+        out.sum().backward()
+        return out.node.op, out.numpy(), x.grad.numpy(), y.grad.numpy()
+
+    @leaves_nothing_flipped
+    def a():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            results["a"] = grads(waits)
+
+    @leaves_nothing_flipped
+    def b():
+        a_tracing.wait()
+        mg.tensor([1.0], requires_grad=True) * 2.0      # recorded while a traces
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            results["b"] = (grads(other), mg.tensor(1.0).item())
+        b_traced.reached()
+
+    run_together(a, b)
+    with mg.unfused():
+        expected_a, expected_b = grads(waits), grads(other)
+    assert results["a"][0] == "waits" and results["b"][0][0] == "other"
+    for got, expected in ((results["a"], expected_a), (results["b"][0], expected_b)):
+        for g, e in zip(got[1:], expected[1:]):
+            np.testing.assert_array_equal(g, e)
+
+
 # --------------------------------------------------------------------------- context objects
 
 @pytest.mark.parametrize("make, read, inside", [
