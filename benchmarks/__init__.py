@@ -15,9 +15,11 @@ BLAS up the same way for every run: it pins OpenBLAS, OpenMP and MKL to
 :data:`THREADS` threads (2, or ``MINIGRAD_BENCH_THREADS``) unless the caller set those
 variables, and clears
 ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``, overrides some machines set that make
-current NumPy's OpenBLAS pick a slower kernel. When NumPy is already imported (as in the
-tests) it changes nothing. :func:`benchmarks.common.blas_info` reports what NumPy ended
-up with.
+current NumPy's OpenBLAS pick a slower kernel. It also opts in to minigrad's allocator
+tuning (``MINIGRAD_TUNE_ALLOCATOR=1``, see :func:`minigrad.tune_allocator`) unless the
+caller set that variable: the figures in docs/performance.md are measured with it. When
+NumPy is already imported (as in the tests) it changes nothing.
+:func:`benchmarks.common.blas_info` reports what NumPy ended up with.
 """
 import os
 import sys
@@ -31,3 +33,4 @@ if "numpy" not in sys.modules:
             CLEARED_ENV.append(_var)
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, str(THREADS))
+    os.environ.setdefault("MINIGRAD_TUNE_ALLOCATOR", "1")

@@ -8,7 +8,7 @@
 """
 from . import backend as _backend
 from .backend import (BackendError, backends_available, bool_, float32, float64, get_backend,
-                      int64, manual_seed, set_backend, use_backend)
+                      int64, manual_seed, set_backend, tune_allocator, use_backend)
 from .tensor import (Node, Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
                      scope, tap, tapping)
 from . import ops

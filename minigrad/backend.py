@@ -69,27 +69,43 @@ def _numpy_generator(seed):
 
 
 def _load_numpy():
-    keep_freed_memory()
     return Backend("numpy", np, (np.ndarray,), np.asarray, np.asarray, np.add.at, _numpy_generator)
 
 
 _MALLOC_TRIM_THRESHOLD, _MALLOC_MMAP_THRESHOLD = -1, -3     # glibc's mallopt parameters
 
 
-def keep_freed_memory(trim_threshold=(1 << 31) - 1, mmap_threshold=128 << 20):
+def tune_allocator(trim_threshold=(1 << 31) - 1, mmap_threshold=128 << 20):
     """Let glibc keep freed memory for reuse instead of handing it back at once.
 
-    A training step allocates the same arrays step after step. With glibc's defaults the
-    memory freed at the end of a step goes back to the system, so the next step's
-    activations land on fresh pages, and every page faults on first touch: 95 us instead
-    of 6 us to fill a (128, 512) float32 array here, which made the benchmark's L
-    configuration 1.8x slower than with the memory kept (M: 1.3x). With these settings
-    freed memory stays in the process (up to ``trim_threshold`` bytes at the top of the
-    heap; glibc's maximum by default, as a caching allocator would) and arrays up to
-    ``mmap_threshold`` come from the heap. Set ``MINIGRAD_MALLOC_TUNING=0`` to leave the
-    allocator alone. Returns whether the setting was applied (Linux with glibc only).
+    An explicit opt-in for the whole process (importing minigrad changes nothing):
+    ``models.train``, the demo and the benchmarks call it; an application that embeds
+    minigrad decides for itself, in code or with ``MINIGRAD_TUNE_ALLOCATOR=1`` (applied
+    at import). ``MINIGRAD_TUNE_ALLOCATOR=0`` refuses it, even where a script asks.
+
+    Why it helps: a training step allocates the same arrays step after step. With glibc's
+    defaults the memory freed at the end of a step goes back to the system, so the next
+    step's activations land on fresh pages, and every page faults on first touch: 95 us
+    instead of 6 us to fill a (128, 512) float32 array here (docs/performance.md has what
+    it changes for a training loop). With these settings freed memory stays in the
+    process (up to ``trim_threshold`` bytes at the top of the heap; glibc's maximum by
+    default, as a caching allocator would) and arrays up to ``mmap_threshold`` bytes come
+    from the heap. The settings last until the process ends.
+
+    Parameters
+    ----------
+    trim_threshold : int
+        glibc's ``M_TRIM_THRESHOLD``: free memory kept at the top of the heap, in bytes.
+    mmap_threshold : int
+        glibc's ``M_MMAP_THRESHOLD``: allocations at least this large get their own
+        mapping (given back as soon as they are freed).
+
+    Returns
+    -------
+    bool
+        Whether the settings were applied (Linux with glibc only, and not refused).
     """
-    if os.environ.get("MINIGRAD_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+    if os.environ.get("MINIGRAD_TUNE_ALLOCATOR") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -284,12 +300,15 @@ class BackendWarning(RuntimeWarning):
 
 
 def from_env():
-    """Apply ``MINIGRAD_BACKEND`` (read once at import).
+    """Apply ``MINIGRAD_BACKEND`` and ``MINIGRAD_TUNE_ALLOCATOR=1`` (read once at import:
+    the user's explicit choices; without them the import changes nothing).
 
     A backend that cannot be used (CuPy or a device missing, a name not known) must not
     make ``import minigrad`` fail: it gives one line, a :class:`BackendWarning` naming
     the variable and the reason, and NumPy stays active.
     """
+    if os.environ.get("MINIGRAD_TUNE_ALLOCATOR") == "1":
+        tune_allocator()
     name = os.environ.get("MINIGRAD_BACKEND")
     if not name:
         return

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import builtins
 import collections
-import contextlib
 import functools
 import threading
 import warnings
@@ -56,22 +55,20 @@ from typing import NamedTuple
 
 from . import backend as _backend
 from .products import PendingProduct
-from .tensor import (Node, Tensor, _gradient, _grad_mode, _next_id, _wrap, record, state,
-                     sweep)
+from .tensor import (Node, Tensor, _Switch, _gradient, _grad_mode, _next_id, _threads, _wrap,
+                     record, state, sweep)
 
 __all__ = ["fuse", "unfused", "Fused", "unfold", "compile", "Program", "Value", "Pending",
            "Unfusable", "PROGRAMS", "replay_gradients"]
 
 
-@contextlib.contextmanager
-def unfused():
-    """``with mg.unfused():`` fused functions run op by op inside (every op recorded)."""
-    previous = state.fusion
-    state.fusion = False
-    try:
-        yield
-    finally:
-        state.fusion = previous
+class unfused(_Switch):
+    """``with mg.unfused():`` fused functions run op by op inside (every op recorded).
+
+    Per thread (other threads keep fusing); can be entered again and nested."""
+    __slots__ = ()
+    attribute = "fusion"
+    value = False
 
 
 def fuse(fn):
@@ -218,10 +215,11 @@ class Fused:
         return PROGRAMS.of(self.fn)
 
     def __call__(self, *inputs):
-        if not state.fusion or state.anomaly or len({*map(id, inputs)}) < len(inputs):
+        mine = _threads.state           # this thread's switches, fetched once
+        if not mine.fusion or mine.anomaly or len({*map(id, inputs)}) < len(inputs):
             # (one tensor in two places: op by op its gradients add up in another order)
             return self.fn(*inputs)
-        grad_mode = state.grad_enabled
+        grad_mode = mine.grad_enabled
         try:
             program = PROGRAMS.get(self.fn, inputs,
                                    [grad_mode and x.requires_grad for x in inputs])
@@ -550,8 +548,9 @@ def _is_literal(value):
 
 def _tap_handler():
     """The generated forward's tap: None when nobody listens in this thread."""
-    handler = state.tap
-    if handler is None or state.backward_of is not None:
+    mine = _threads.state
+    handler = mine.tap
+    if handler is None or mine.backward_of is not None:
         return None
     return lambda name, array: handler(name, _wrap(array, None, 0))
 

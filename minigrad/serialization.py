@@ -19,14 +19,36 @@ import json
 import math
 import os
 import tempfile
+import threading
 import zipfile
 
 from . import backend as _backend
 from .tensor import Tensor
 
-# mkstemp makes files readable by their owner only; a checkpoint gets the usual mode
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+_umask_lock = threading.Lock()
+
+
+def current_umask():
+    """The process's umask, read without changing it where the system says it.
+
+    mkstemp makes files readable by their owner only; a checkpoint (or a drawing) is
+    given the mode a plain ``open`` would have given it, ``0o666 & ~umask``. Linux
+    reports the umask in ``/proc/self/status``; elsewhere the only way to read it is to
+    set another and put it back, which is done here under a lock, when a file is
+    written (never at import), with an owner-only mask in between, so that a file
+    another thread creates meanwhile is private rather than open to all.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return umask
 
 MANIFEST = "__minigrad__"
 FORMAT = "minigrad-checkpoint"
@@ -177,7 +199,7 @@ def save(obj, path):
                                 suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
-            os.chmod(temp, 0o666 & ~_UMASK)
+            os.chmod(temp, 0o666 & ~current_umask())
             numpy.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())

@@ -44,6 +44,7 @@ import warnings
 import zlib
 
 from .fusion import unfold
+from .serialization import current_umask
 from .tensor import Tensor
 
 __all__ = ["graph", "render", "GraphvizNotFound", "GraphFolded", "MAX_NODES"]
@@ -880,9 +881,8 @@ def _write_atomically(path, data):
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)   # mkstemp makes 0600; give the usual mode
+        # mkstemp makes 0600; give the usual mode
+        os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -745,6 +745,9 @@ def main(argv=None):
     not be written, 5 a checkpoint that cannot be resumed, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a training run allocates the same arrays every step: keep freed memory for reuse
+    # (the opt-in importing minigrad no longer makes; MINIGRAD_TUNE_ALLOCATOR=0 refuses)
+    mg.tune_allocator()
     cell = args.cell or GLOBAL_DEFAULTS["cell"]
     if cell not in CELL_KINDS and ":" not in cell and "." not in cell:
         parser.error(f"unknown cell {cell!r}: choose one of {', '.join(CELL_KINDS)}, "

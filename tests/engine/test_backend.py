@@ -305,11 +305,10 @@ def test_tensor_numpy_is_the_explicit_way_home():
 
 
 def test_keeping_freed_memory_can_be_turned_off(monkeypatch):
-    from minigrad import backend
-    monkeypatch.setenv("MINIGRAD_MALLOC_TUNING", "0")
-    assert backend.keep_freed_memory() is False
-    monkeypatch.delenv("MINIGRAD_MALLOC_TUNING")
-    applied = backend.keep_freed_memory()
+    monkeypatch.setenv("MINIGRAD_TUNE_ALLOCATOR", "0")
+    assert mg.tune_allocator() is False
+    monkeypatch.delenv("MINIGRAD_TUNE_ALLOCATOR")
+    applied = mg.tune_allocator()
     assert applied is (sys.platform.startswith("linux") and _glibc())
 
 
