@@ -523,7 +523,20 @@ def record(data, inputs, backward, op, kernel=None, static=None, n_outputs=1):
             _check_finite(array, what)
     if n_outputs > 1:
         return [_wrap(array, node, index, needs_grad) for index, array in enumerate(data)]
-    return _wrap(data, node, 0, needs_grad)
+    # _wrap(data, node, 0, needs_grad), written out: this is the hottest line of the engine
+    if type(data) not in _BY_TYPE:      # a NumPy scalar from a ufunc on 0-d input
+        data = _backend.as_array(data)
+    out = _new_tensor(Tensor)
+    out.data = data
+    out.grad = out.name = None
+    out.node = node
+    out.output_index = 0
+    out.requires_grad = needs_grad
+    return out
+
+
+_BY_TYPE = _backend._BY_TYPE      # array type -> backend (one dict, filled as backends load)
+_new_tensor = object.__new__
 
 
 def _wrap(data, node, index, requires_grad=None):
@@ -672,18 +685,23 @@ class _Delivery:
                 self.found[id(tensor)] = (tensor, _Accumulator(grad) if entry is None
                                           else _added(entry[1], grad, self.create_graph))
         elif self.relevant is None or node.id in self.relevant:
+            slots = self.slots
             if node.n_outputs == 1:
-                self.slots[node.id] = _added(self.slots.get(node.id), grad, self.create_graph)
+                slot = slots.get(node.id)
+                slots[node.id] = grad if slot is None else \
+                    _added(slot, grad, self.create_graph)
             else:
-                slots = self.slots.get(node.id) or [None] * node.n_outputs
+                parts = slots.get(node.id) or [None] * node.n_outputs
                 index = tensor.output_index
-                slots[index] = _added(slots[index], grad, self.create_graph)
-                self.slots[node.id] = slots
+                parts[index] = _added(parts[index], grad, self.create_graph)
+                slots[node.id] = parts
 
     def take(self, node):
         """The gradient of ``node``'s output (a list for several outputs), or None when
         nothing reached it."""
         slot = self.slots.pop(node.id, None)
+        if type(slot) is Tensor:
+            return slot
         if slot is None or node.n_outputs == 1:
             return _summed(slot)
         return [_summed(s) for s in slot]
@@ -722,16 +740,17 @@ def sweep(outputs, grads, targets=None, retain_graph=False, create_graph=False):
     order, needed, by_node = _plan(outputs, targets)
     delivery = _Delivery(None if targets is None else {id(t) for t in targets},
                          None if needed is None else needed | by_node.keys(), create_graph)
+    deliver, take = delivery.deliver, delivery.take
     for tensor, grad in zip(outputs, seeds):
-        delivery.deliver(tensor, grad)
+        deliver(tensor, grad)
     outer_scope = state.scope
     sweep_scope = f"{outer_scope}/backward" if outer_scope else "backward"
     function = types.FunctionType
     try:
         with _grad_mode(create_graph), collector_paused():
             for node in order:
-                grad_out = delivery.take(node)
-                for target in by_node.get(node.id, ()):
+                grad_out = take(node)
+                for target in by_node.get(node.id, ()) if by_node else ():
                     # complete now: every reader of it was recorded after it, swept before
                     delivery.found[id(target)] = (target, grad_out if node.n_outputs == 1
                                                   else grad_out[target.output_index])
@@ -750,7 +769,7 @@ def sweep(outputs, grads, targets=None, retain_graph=False, create_graph=False):
                     if grad is not None and operand.requires_grad:
                         if state.anomaly:
                             _check_finite(grad.data, f"backward of '{node.op}'")
-                        delivery.deliver(operand, grad)
+                        deliver(operand, grad)
                 if not keep_graph:
                     node.release()     # free saved values as soon as they are used
     finally:
