@@ -158,6 +158,22 @@ def test_gate_recorder_other_cells_and_bare_calls():
     assert list(gates) == ["l0/hidden_state"]
 
 
+@pytest.mark.parametrize("kind", [LSTM, GRU, RNN])
+def test_gates_are_recorded_from_the_fused_scan(kind):
+    # recording taps the generated code: the layer still runs one scan per direction,
+    # and every gate equals what the loop op by op records
+    layer = kind(3, 4, bidirectional=True)
+    x = mg.randn(5, 2, 3)
+    with record_gates() as fused:
+        output = layer(x)[0]
+    assert output.node.inputs[0].node.op == "scan"          # concat of the two directions
+    with mg.unfused(), record_gates() as plain:
+        layer(x)
+    assert sorted(fused) == sorted(plain)
+    for key in plain:
+        np.testing.assert_array_equal(fused[key], plain[key], err_msg=key)
+
+
 def test_record_gate_without_recorder_does_nothing():
     record_gate("forget_gate", mg.ones(2, 3))     # no recorder: no error, nothing kept
     with record_gates() as gates:
