@@ -9,8 +9,8 @@
 from . import backend as _backend
 from .backend import (BackendError, backends_available, bool_, float32, float64, get_backend,
                       int64, manual_seed, set_backend, tune_allocator, use_backend)
-from .tensor import (Node, Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
-                     scope, tap, tapping)
+from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope, tap, tapping
+from .tensor import Node, Tensor, grad
 from . import ops
 from .ops import (abs, astype, broadcast_to, chunk, clip, concat, cos, exp, log, log_softmax,
                   logsumexp, matmul, max, maximum, mean, min, minimum, relu, reshape, sigmoid,

@@ -32,7 +32,7 @@ What stays exact:
 - ``mg.viz`` draws a fused call as the ops it stands for (:func:`unfold`);
 - ``detect_anomaly`` and ``with mg.unfused():`` run the function op by op, so anomalies
   are named by the op that made them;
-- :func:`~minigrad.tensor.tap` probes inside the function are called by the generated
+- :func:`~minigrad.modes.tap` probes inside the function are called by the generated
   code, at the same point, on every call.
 
 The trade-off: an op recorded without a kernel (an extension op that gives none) makes
@@ -55,8 +55,8 @@ from typing import NamedTuple
 
 from . import backend as _backend
 from .products import PendingProduct
-from .tensor import (Node, Tensor, _Switch, _gradient, _grad_mode, _next_id, _threads, _wrap,
-                     record, state, sweep)
+from .modes import _Switch, _grad_mode, _threads, state
+from .tensor import Node, Tensor, _gradient, _next_id, _wrap, record, sweep
 
 __all__ = ["fuse", "unfused", "Fused", "unfold", "compile", "Program", "Value", "Pending",
            "Unfusable", "PROGRAMS", "replay_gradients"]

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from . import backend as _backend
-from .tensor import Tensor, grad, no_grad
+from .modes import no_grad
+from .tensor import Tensor, grad
 
 
 class GradcheckError(AssertionError):

@@ -46,7 +46,8 @@ import warnings
 
 from . import backend as _backend
 from .products import PendingProduct, materialized
-from .tensor import Tensor, _wrap, record, scope, state
+from .modes import scope, state
+from .tensor import Tensor, _wrap, record
 from . import fusion as _fusion
 from .fusion import Pending, Value
 

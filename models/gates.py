@@ -22,7 +22,7 @@ import contextlib
 import numpy
 
 import minigrad as mg
-from minigrad.tensor import current_tap
+from minigrad.modes import current_tap
 
 
 def record_gate(name, tensor):

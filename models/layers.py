@@ -32,7 +32,7 @@ import minigrad as mg
 from minigrad.nn import Module
 from minigrad.nn.functional import dropout as _dropout
 from minigrad.nn.utils import rnn
-from minigrad.tensor import collector_paused
+from minigrad.modes import collector_paused
 
 from . import checks
 from .cells import (CoupledLSTMCell, GRUCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell,

@@ -9,7 +9,8 @@ import math
 
 from .. import backend as _backend
 from ..products import weight_gradient
-from ..tensor import Tensor, kernel, record, state, ufunc_kernel
+from ..modes import state
+from ..tensor import Tensor, kernel, record, ufunc_kernel
 
 ADD, SUB, MUL, DIV, POW, NEG = (ufunc_kernel(name) for name in (
     "add", "subtract", "multiply", "divide", "power", "negative"))

@@ -57,7 +57,7 @@ def run_together(*bodies):
 
 def switches():
     """The calling thread's switches, as a dict."""
-    from minigrad.tensor import state
+    from minigrad.modes import state
     return {"grad_enabled": state.grad_enabled, "anomaly": state.anomaly,
             "scope": state.scope, "fusion": state.fusion, "tracer": state.tracer,
             "backward_of": state.backward_of, "tap": state.tap}
@@ -472,7 +472,7 @@ def test_decorating_a_generator_function_is_refused():
 
 
 def test_collector_paused_in_two_threads_resumes_after_the_last():
-    from minigrad.tensor import collector_paused
+    from minigrad.modes import collector_paused
     a_in, b_in, a_out = Step("A paused"), Step("B paused"), Step("A resumed")
     seen = {}
 
@@ -496,7 +496,7 @@ def test_collector_paused_in_two_threads_resumes_after_the_last():
 
 
 def test_collector_paused_leaves_a_disabled_collector_disabled():
-    from minigrad.tensor import collector_paused
+    from minigrad.modes import collector_paused
     gc.disable()
     try:
         with collector_paused():
