@@ -26,12 +26,12 @@ from __future__ import annotations
 import collections
 import numbers
 
-import numpy
-
 from ... import backend as _backend
 from ...tensor import Tensor
 from ...factories import full
 from ...ops import astype, concat
+
+numpy = _backend.get("numpy").xp     # host arithmetic on lengths and orders
 
 __all__ = ["PackedSequence", "SequenceError", "pack_padded_sequence", "pad_packed_sequence",
            "pad_sequence", "pack_sequence", "unpad_sequence", "unpack_sequence"]
