@@ -2,24 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# One stamp per set of extras: the demo installs the package alone, the tests add pytest,
+# hypothesis and CPU torch (about 1 GB more).
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: test demo bench figures dot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml
+$(DEMO_STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $(DEMO_STAMP)
+
+$(TEST_STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	touch $(TEST_STAMP) $(DEMO_STAMP)
 
 # `dot` first, so the render tests run rather than skip (they skip where it cannot be had).
-test: $(STAMP) dot
+test: $(TEST_STAMP) dot
 	$(PY) -m pytest
 
 # Side by side with PyTorch, JAX and a hand-written NumPy LSTM; see docs/performance.md.
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	@$(PY) -c "import jax" 2>/dev/null || $(PY) -m pip install -q -e '.[bench]' \
 	  || echo "could not install JAX: its column is skipped"
 	$(PY) -m benchmarks
@@ -39,14 +47,14 @@ clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
 # The cell graphs in docs/figures (needs Graphviz: see `make dot`).
-figures: $(STAMP) dot
+figures: $(DEMO_STAMP) dot
 	$(PY) docs/make_figures.py
 
-# The showcase: an LSTM learns the adding problem at T=100 (a few minutes on two CPU
-# cores), then its cell graph is drawn and the run's plots are listed. Each `make demo`
+# The showcase: an LSTM learns the adding problem at T=100 (about 30 s on two CPU
+# cores; docs/results.md), then its cell graph is drawn and the run's plots are listed. Each `make demo`
 # trains afresh (--overwrite replaces the earlier demo run's files).
 DEMO := runs/demo
-demo: $(STAMP) dot
+demo: $(DEMO_STAMP) dot
 	@mkdir -p $(DEMO)
 	@start=$$(date +%s); \
 	$(PY) -m models.train --task adding --seq-len 100 --out $(DEMO) --overwrite || exit $$?; \
