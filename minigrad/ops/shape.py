@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from .. import backend as _backend
 from ..tensor import Tensor, constant, kernel, record
-from .reduction import normalize_axes
+from .reduction import normalize_axes, torch_spellings
 from .arithmetic import reduce_to_shape
+from .elementwise import astype
 
 
 def _shape_arg(shape):
@@ -61,6 +62,65 @@ def transpose_values(xp, x, axes):
     return x.transpose(axes)
 
 
+def view(x, *shape):
+    """PyTorch's name for :func:`reshape` (here a view when NumPy can make one, a copy
+    otherwise, where PyTorch would refuse)."""
+    return reshape(x, *shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Axes ``start_dim`` to ``end_dim`` (both included) joined into one, as PyTorch's
+    ``flatten``; a 0-d tensor becomes shape ``(1,)``."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = (normalize_axes(d, x.ndim, "flatten")[0] for d in (start_dim, end_dim))
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"for shape {x.shape}")
+    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+
+def permute(x, *dims):
+    """PyTorch's ``permute``: axes in the order ``dims``, a permutation of all of them
+    (NumPy's :func:`transpose` with explicit axes)."""
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim:
+        raise ValueError(f"permute: dims {dims} must name each of the {x.ndim} axes of "
+                         f"shape {x.shape} once")
+    return transpose(x, *dims)
+
+
+def expand(x, *sizes):
+    """PyTorch's ``expand``: :func:`broadcast_to` where a size of ``-1`` keeps that
+    axis's length; new axes go in front."""
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: {len(sizes)} sizes {sizes} for a tensor of shape "
+                         f"{x.shape}; give at least {x.ndim}")
+    shape = []
+    for i, n in enumerate(sizes):
+        if n == -1:
+            if i < lead:
+                raise ValueError(f"expand: size -1 at position {i} of {sizes} is a new "
+                                 f"axis, which has no length to keep")
+            n = x.shape[i - lead]
+        shape.append(n)
+    return broadcast_to(x, tuple(shape))
+
+
+def clone(x):
+    """A copy of ``x`` (its own memory) that gradients flow through."""
+    return record(copy_values(None, x.data), (x,), lambda grad: (grad,), "clone",
+                  copy_values)
+
+
+@kernel
+def copy_values(xp, x):
+    """:func:`clone`'s kernel."""
+    return x.copy()
+
+
 def broadcast_to(x, *shape):
     """A read-only view of ``x`` stretched to ``shape`` by NumPy's broadcasting rules."""
     shape = _shape_arg(shape)
@@ -82,6 +142,7 @@ def broadcast_values(xp, x, shape):
     return xp.broadcast_to(x, shape)
 
 
+@torch_spellings
 def squeeze(x, axis=None):
     """Drop axes of length 1 (all of them, or those in ``axis``)."""
     if axis is None:
@@ -95,6 +156,7 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
+@torch_spellings
 def unsqueeze(x, axis):
     """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``)."""
     ndim = x.ndim + 1
@@ -192,6 +254,7 @@ def _tensors(ts, op):
     return ts
 
 
+@torch_spellings
 def concat(ts, axis=0):
     """Join tensors along an existing axis."""
     ts = _tensors(ts, "concat")
@@ -212,12 +275,17 @@ def concat(ts, axis=0):
     return record(out, tuple(ts), backward, "concat", concat_values, {"axis": axis})
 
 
+cat = concat
+"""PyTorch's name for :func:`concat`."""
+
+
 @kernel
 def concat_values(xp, *arrays, axis):
     """:func:`concat`'s kernel."""
     return xp.concatenate(arrays, axis=axis)
 
 
+@torch_spellings
 def stack(ts, axis=0):
     """Join same-shaped tensors along a new axis."""
     ts = _tensors(ts, "stack")
@@ -240,6 +308,7 @@ def stack_values(xp, *arrays, axis):
     return xp.stack(arrays, axis=axis)
 
 
+@torch_spellings
 def unbind(x, axis=0):
     """The slices of ``x`` along ``axis``, that axis removed (views): the inverse of
     :func:`stack`, as PyTorch's ``unbind``. One recorded op; its backward stacks the
@@ -273,6 +342,7 @@ def only_slice(xp, x, axis):
     return unbind_values(xp, x, axis)[0]
 
 
+@torch_spellings
 def split(x, indices_or_sections, axis=0):
     """NumPy's split: ``n`` equal sections, or cut at the given indices. Views.
 
@@ -295,6 +365,7 @@ def split(x, indices_or_sections, axis=0):
     return _split_at(x, cuts, axis, "split")
 
 
+@torch_spellings
 def chunk(x, chunks, axis=0):
     """PyTorch's chunk: pieces of ``ceil(len / chunks)`` along ``axis``, the last one
     smaller (so there may be fewer than ``chunks`` pieces)."""
@@ -349,13 +420,39 @@ def alias_values(xp, x):
     return x
 
 
-def to(x, name):
-    """``x`` moved to backend ``name``; gradients flow back to the original backend."""
+def to(x, *targets, dtype=None):
+    """``x`` on another backend and/or with another dtype, as PyTorch's ``to``.
+
+    Parameters
+    ----------
+    x : Tensor
+    *targets : str or dtype
+        A backend name (``"numpy"``, ``"cupy"``, ``"cpu"``, ``"gpu"``), a dtype, or one of
+        each: ``x.to("cupy")``, ``x.to(mg.float64)``, ``x.to("cupy", mg.float64)``.
+    dtype : dtype, optional
+        The dtype, as a keyword.
+
+    Gradients flow back to the original backend and dtype.
+    """
+    name = None
+    for target in targets:
+        if _backend.is_name(target):
+            name = target
+        elif dtype is None:
+            dtype = target
+        else:
+            raise TypeError(f"to: more than one dtype in {targets} (dtype={dtype})")
+    if dtype is not None:
+        x = astype(x, dtype)
+    return x if name is None else _to_backend(x, name)
+
+
+def _to_backend(x, name):
     source = _backend.of(x.data)
     target = _backend.get(name)
     if source is target:
         return x
 
     def backward(grad):
-        return (to(grad, source.name),)
+        return (_to_backend(grad, source.name),)
     return record(target.from_host(source.to_host(x.data)), (x,), backward, "to")

@@ -161,3 +161,39 @@ def test_grad_names_an_argument_that_is_not_a_tensor(outputs, inputs, where):
     y = (x * x).sum()
     with pytest.raises(TypeError, match="grad: " + where + ", expected a Tensor"):
         mg.grad(y if outputs is None else outputs, x if inputs is None else inputs)
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda x: x.sum(axis=0, dim=0), "sum"),
+    (lambda x: x.mean(keepdims=True, keepdim=True), "mean"),
+    (lambda x: mg.softmax(x, axis=0, dim=1), "softmax"),
+    (lambda x: mg.cat([x, x], axis=0, dim=0), "concat"),
+    (lambda x: x.unsqueeze(axis=0, dim=0), "unsqueeze"),
+])
+def test_both_spellings_of_an_argument_refused(call, op):
+    with raises(TypeError, f"{op}: got both"):
+        call(mg.zeros(2, 3))
+
+
+def test_torch_spellings_errors_name_the_op():
+    x = mg.zeros(2, 3)
+    with raises(ValueError, "permute: dims (1,) must name each of the 2 axes"):
+        x.permute(1)
+    with raises(ValueError, "expand: size -1 at position 0"):
+        x.expand(-1, 2, 3)
+    with raises(ValueError, "expand: 1 sizes"):
+        x.expand(3)
+    with raises(ValueError, "broadcast_to: shape (2, 3) cannot broadcast to (2, 4)"):
+        x.expand(2, 4)
+    with raises(ValueError, "flatten: start_dim 1 comes after end_dim 0"):
+        x.flatten(1, 0)
+    with raises(IndexError, "size: dim 2 is out of range"):
+        x.size(2)
+    with raises(TypeError, "requires_grad_: only floating tensors"):
+        mg.tensor([1, 2]).requires_grad_()
+    with raises(RuntimeError, "use x.detach()"):
+        (mg.zeros(2, requires_grad=True) * 2.0).requires_grad_(False)
+    with raises(TypeError, "from_numpy: expected a numpy.ndarray, got list"):
+        mg.from_numpy([1.0])
+    with raises(TypeError, "to: more than one dtype"):
+        x.to(mg.float32, mg.float64)
