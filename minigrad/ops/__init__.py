@@ -5,7 +5,7 @@ from .arithmetic import add, sub, mul, div, pow, neg, matmul, reduce_to_shape
 from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, maximum,
                           minimum, clip, clamp, where, astype, lt, le, gt, ge, eq, ne, logical_and)
 from .reduction import sum, mean, max, min, var, logsumexp, softmax, log_softmax
-from .shape import (reshape, view, flatten, transpose, permute, broadcast_to, expand,
+from .shape import (reshape, view, flatten, transpose, swapaxes, permute, broadcast_to, expand,
                     squeeze, unsqueeze, getitem, concat, cat, stack, split, chunk, unbind,
                     clone, to)
 from .. import backend as _backend
@@ -29,7 +29,7 @@ for _name, _op in {
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "chunk": chunk, "unbind": unbind, "to": to,
     # PyTorch's spellings
-    "view": view, "flatten": flatten, "permute": permute, "expand": expand, "clone": clone,
+    "swapaxes": swapaxes, "view": view, "flatten": flatten, "permute": permute, "expand": expand, "clone": clone,
     "matmul": matmul, "pow": pow, "clamp": clamp,
 }.items():
     setattr(Tensor, _name, _op)

@@ -6,8 +6,10 @@ and the pieces of a split or chunk are joined by one concatenation.
 """
 from __future__ import annotations
 
+import builtins
+
 from .. import backend as _backend
-from ..tensor import Tensor, constant, kernel, record
+from ..tensor import AxisError, Tensor, constant, kernel, record
 from .reduction import normalize_axes, torch_spellings
 from .arithmetic import reduce_to_shape
 from .elementwise import astype
@@ -45,7 +47,17 @@ def reshape_values(xp, x, shape):
 def transpose(x, *axes):
     """Permute axes (reverse them when none are given), as NumPy."""
     axes = _shape_arg(axes) or tuple(reversed(range(x.ndim)))
-    if sorted(a % x.ndim for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
+    if len(axes) == 2 and x.ndim > 2:
+        # torch.transpose(x, a, b) swaps two axes; here the axes are NumPy's permutation
+        raise ValueError(f"transpose takes a permutation of all axes (NumPy); to swap two "
+                         f"axes as torch.transpose does, use x.swapaxes({axes[0]}, "
+                         f"{axes[1]}) or x.permute(...)")
+    if len(axes) == x.ndim:
+        for a in axes:
+            if not -x.ndim <= a < x.ndim:
+                raise AxisError(f"transpose: axis {a} is out of range for a tensor of "
+                                f"{x.ndim} dimensions")
+    if len(axes) != x.ndim or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes")
     axes = tuple(a % x.ndim for a in axes)
     inverse = tuple(sorted(range(x.ndim), key=axes.__getitem__))
@@ -54,6 +66,19 @@ def transpose(x, *axes):
         return (grad.transpose(*inverse),)
     return record(x.data.transpose(axes), (x,), backward, "transpose", transpose_values,
                   {"axes": axes})
+
+
+def swapaxes(x, axis1, axis2):
+    """``x`` with axes ``axis1`` and ``axis2`` exchanged (NumPy's ``swapaxes``, what
+    ``torch.transpose(x, axis1, axis2)`` does); a view."""
+    order = list(range(x.ndim))
+    for a in (axis1, axis2):
+        if not -x.ndim <= a < x.ndim:
+            raise AxisError(f"swapaxes: axis {a} is out of range for a tensor of {x.ndim} "
+                            f"dimensions")
+    a, b = axis1 % x.ndim, axis2 % x.ndim
+    order[a], order[b] = order[b], order[a]
+    return x if a == b else transpose(x, *order)
 
 
 @kernel(view=True)
@@ -362,6 +387,14 @@ def split(x, indices_or_sections, axis=0):
         cuts = [step * i for i in range(1, sections)]
     else:
         cuts = [int(c) for c in indices_or_sections]
+        # NumPy's cut indices: negatives count from the end, the rest are clipped
+        bounds = [builtins.min(builtins.max(c + length if c < 0 else c, 0), length)
+                  for c in cuts]
+        if any(b < a for a, b in zip(bounds, bounds[1:])):
+            raise ValueError(f"split: cut indices {cuts} along axis {axis} must not "
+                             f"decrease (NumPy's meaning: where to cut); for pieces of "
+                             f"given sizes, as torch.split, cut at their running sums, or "
+                             f"use x.chunk(n) for pieces of ceil(len / n)")
     return _split_at(x, cuts, axis, "split")
 
 

@@ -197,3 +197,26 @@ def test_torch_spellings_errors_name_the_op():
         mg.from_numpy([1.0])
     with raises(TypeError, "to: more than one dtype"):
         x.to(mg.float32, mg.float64)
+
+
+def test_transpose_of_two_axes_points_to_swapaxes():
+    with raises(ValueError, "transpose takes a permutation of all axes (NumPy); to swap two "
+                            "axes as torch.transpose does, use x.swapaxes(1, 2) or "
+                            "x.permute(...)"):
+        mg.zeros(2, 3, 4).transpose(1, 2)
+
+
+def test_transpose_axis_out_of_range_refused():
+    # it used to wrap around: transpose(3, 2) on a 2-D tensor was transpose(1, 0)
+    with pytest.raises(IndexError, match="transpose: axis 3 is out of range"):
+        mg.zeros(2, 3).transpose(3, 2)
+    with pytest.raises(ValueError, match="swapaxes: axis -3 is out of range"):
+        mg.zeros(2, 3).swapaxes(-3, 0)
+
+
+def test_split_at_decreasing_cuts_refused():
+    # NumPy returns pieces for these; their gradient had the wrong shape
+    with raises(ValueError, "split: cut indices [5, 2] along axis 0 must not decrease"):
+        mg.split(mg.zeros(8), [5, 2])
+    with raises(ValueError, "x.chunk(n)"):
+        mg.split(mg.zeros(2, 8), [6, -4], axis=1)

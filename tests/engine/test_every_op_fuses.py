@@ -52,6 +52,7 @@ CASES = {
     "sum:dim": (lambda a: a.sum(dim=1, keepdim=True), [(2, 3, 4)]),
     "clamp": (lambda a: a.clamp(-0.5, max=0.5), [(2, 3)]),
     "view": (lambda a: a.view(3, -1), [(2, 3, 2)]),
+    "swapaxes": (lambda a: a.swapaxes(0, -1) * 2.0, [(2, 3, 4)]),
     "flatten": (lambda a: a.flatten(1), [(2, 3, 2)]),
     "permute": (lambda a: a.permute(2, 0, 1) * 2.0, [(2, 3, 4)]),
     "expand": (lambda a: a.expand(2, -1, 3) * 1.5, [(4, 1)]),

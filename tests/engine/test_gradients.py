@@ -478,6 +478,7 @@ TORCH_SPELLINGS = {
     "view": (lambda x: x.view(4, -1), (2, 3, 2)),
     "flatten": (lambda x: x.flatten(0, 1), (2, 3, 2)),
     "permute": (lambda x: x.permute(1, 2, 0), (2, 3, 2)),
+    "swapaxes": (lambda x: x.swapaxes(0, 2), (2, 3, 2)),
     "expand": (lambda x: x.expand(3, -1, 4), (2, 1)),
     "clone": (lambda x: x.clone() * x, (2, 3)),
     "clamp": (lambda x: x.clamp(-0.5, 0.5), (2, 3)),
