@@ -12,11 +12,13 @@ from .backend import (BackendError, backends_available, bool_, float32, float64,
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope, tap, tapping
 from .tensor import Node, Tensor, grad
 from . import ops
-from .ops import (abs, astype, broadcast_to, chunk, clip, concat, cos, exp, log, log_softmax,
-                  logsumexp, matmul, max, maximum, mean, min, minimum, relu, reshape, sigmoid,
-                  sign, sin, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose,
-                  unbind, unsqueeze, var, where)
-from .factories import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .tensor import AxisError
+from .ops import (abs, astype, broadcast_to, cat, chunk, clamp, clip, clone, concat, cos, exp,
+                  expand, flatten, log, log_softmax, logsumexp, matmul, max, maximum, mean, min,
+                  minimum, permute, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
+                  squeeze, stack, sum, swapaxes, tanh, transpose, unbind, unsqueeze, var, view, where)
+from .factories import (arange, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros,
+                        zeros_like)
 from .gradcheck import GradcheckError, gradcheck
 from .fusion import fuse, unfused
 from .scanning import scan

@@ -151,6 +151,11 @@ def register_backend(name, loader):
     _LOADED.pop(name, None)
 
 
+def is_name(value) -> bool:
+    """Whether ``value`` names a backend (one that is registered, or an alias)."""
+    return isinstance(value, str) and (value in _LOADERS or value in _ALIASES)
+
+
 def get(name=None) -> Backend:
     """The :class:`Backend` called ``name`` (the active one when ``None``), loading it once."""
     if name is None:

@@ -29,6 +29,15 @@ def tensor(data, dtype=None, requires_grad=False, backend=None, name=None):
     return Tensor(array, requires_grad=requires_grad, name=name)
 
 
+def from_numpy(array):
+    """A leaf tensor holding the NumPy ``array`` itself (its dtype and memory, as
+    PyTorch's ``from_numpy``), on the NumPy backend."""
+    import numpy
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(_backend.convert(array, _backend.get("numpy")))
+
+
 def _shape(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])

@@ -31,6 +31,30 @@ from .products import PendingProduct, ProductSum
 _next_id = itertools.count().__next__   # one tape order for all threads (atomic in CPython)
 
 
+class ElementCount(int):
+    """A tensor's ``size``: NumPy's number of elements, which called as PyTorch's
+    ``x.size(dim=None)`` gives the shape (a tuple), or the length of axis ``dim``."""
+
+    def __new__(cls, count, shape):
+        count = super().__new__(cls, count)
+        count.shape = shape
+        return count
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        ndim = len(self.shape)
+        if not -ndim <= dim < ndim:
+            raise AxisError(f"size: dim {dim} is out of range for a tensor of {ndim} "
+                            f"dimensions")
+        return self.shape[dim]
+
+
+class AxisError(IndexError, ValueError):
+    """A dimension out of range: both ``IndexError`` (as PyTorch raises) and
+    ``ValueError`` (as NumPy's ``AxisError`` is)."""
+
+
 # --------------------------------------------------------------------------- tape
 
 class Node:
@@ -147,7 +171,7 @@ class Tensor:
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
+    size = property(lambda self: ElementCount(self.data.size, self.data.shape))
     is_leaf = property(lambda self: self.node is None)
     backend = property(lambda self: _backend.of(self.data).name)
     xp = property(lambda self: _backend.of(self.data).xp)

@@ -3,10 +3,12 @@ methods and operators."""
 from ..tensor import Tensor
 from .arithmetic import add, sub, mul, div, pow, neg, matmul, reduce_to_shape
 from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, maximum,
-                          minimum, clip, where, astype, lt, le, gt, ge, eq, ne, logical_and)
+                          minimum, clip, clamp, where, astype, lt, le, gt, ge, eq, ne, logical_and)
 from .reduction import sum, mean, max, min, var, logsumexp, softmax, log_softmax
-from .shape import (reshape, transpose, broadcast_to, squeeze, unsqueeze, getitem, concat,
-                    stack, split, chunk, unbind, to)
+from .shape import (reshape, view, flatten, transpose, swapaxes, permute, broadcast_to, expand,
+                    squeeze, unsqueeze, getitem, concat, cat, stack, split, chunk, unbind,
+                    clone, to)
+from .. import backend as _backend
 
 
 def _reflected(op):
@@ -26,8 +28,50 @@ for _name, _op in {
     "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "chunk": chunk, "unbind": unbind, "to": to,
+    # PyTorch's spellings
+    "swapaxes": swapaxes, "view": view, "flatten": flatten, "permute": permute, "expand": expand, "clone": clone,
+    "matmul": matmul, "pow": pow, "clamp": clamp,
 }.items():
     setattr(Tensor, _name, _op)
+
+
+def _cast(dtype, name):
+    def cast(self):
+        return astype(self, dtype)
+    cast.__name__ = name
+    cast.__doc__ = f"``self`` as ``{dtype}`` (PyTorch's ``x.{name}()``)."
+    return cast
+
+
+for _name, _dtype in {"float": "float32", "double": "float64", "half": "float16",
+                      "long": "int64", "int": "int32", "bool": "bool"}.items():
+    setattr(Tensor, _name, _cast(_dtype, _name))
+
+
+def _numel(self):
+    """The number of elements (PyTorch's ``x.numel()``)."""
+    return int(self.data.size)
+
+
+def _dim(self):
+    """The number of dimensions (PyTorch's ``x.dim()``)."""
+    return self.data.ndim
+
+
+def _requires_grad_(self, requires_grad=True):
+    """Set ``requires_grad`` on a leaf in place and return it (PyTorch's
+    ``x.requires_grad_()``)."""
+    if self.node is not None and not requires_grad:
+        raise RuntimeError("requires_grad_: a tensor computed by a recorded op cannot stop "
+                           "requiring grad; use x.detach()")
+    if requires_grad and self.dtype.kind != "f":
+        raise TypeError(f"requires_grad_: only floating tensors can require grad; got dtype "
+                        f"{self.dtype}")
+    self.requires_grad = bool(requires_grad)
+    return self
+
+
+Tensor.numel, Tensor.dim, Tensor.requires_grad_ = _numel, _dim, _requires_grad_
 Tensor.T = property(transpose)
 Tensor.__abs__ = abs
-del _name, _op
+del _name, _op, _dtype

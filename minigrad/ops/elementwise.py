@@ -224,6 +224,11 @@ def clip(x, lo=None, hi=None):
     return record(out, (x,), backward, "clip", clip_values, static)
 
 
+def clamp(x, min=None, max=None):
+    """PyTorch's name for :func:`clip`: values limited to ``[min, max]``."""
+    return clip(x, min, max)
+
+
 @kernel
 def clip_values(xp, x, lo, hi):
     """:func:`clip`'s kernel."""

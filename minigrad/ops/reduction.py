@@ -2,9 +2,32 @@
 from __future__ import annotations
 
 import builtins
+import functools
 
-from ..tensor import Tensor, kernel, output_ref, record
+from ..tensor import AxisError, Tensor, kernel, output_ref, record
 from .elementwise import _output, astype, eq, exp
+
+
+def torch_spellings(op):
+    """``op`` accepting PyTorch's ``dim=`` and ``keepdim=`` beside NumPy's ``axis=`` and
+    ``keepdims=``; giving both spellings of one argument is a ``TypeError``."""
+    @functools.wraps(op)
+    def accepting(*args, **kwargs):
+        if "dim" in kwargs or "keepdim" in kwargs:
+            kwargs = _numpy_spellings(op.__name__, kwargs)
+        return op(*args, **kwargs)
+    return accepting
+
+
+def _numpy_spellings(op, kwargs):
+    kwargs = dict(kwargs)
+    for torch_name, numpy_name in (("dim", "axis"), ("keepdim", "keepdims")):
+        if torch_name in kwargs:
+            if numpy_name in kwargs:
+                raise TypeError(f"{op}: got both {numpy_name}= and {torch_name}= (PyTorch's "
+                                f"spelling of it); give one")
+            kwargs[numpy_name] = kwargs.pop(torch_name)
+    return kwargs
 
 
 def normalize_axes(axis, ndim, op):
@@ -15,7 +38,7 @@ def normalize_axes(axis, ndim, op):
     normalized = []
     for a in axes:
         if not -ndim <= a < ndim:
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+            raise AxisError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
         normalized.append(a % ndim)
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{op}: repeated axis in {axis}")
@@ -26,6 +49,7 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+@torch_spellings
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (an int, a tuple, or all axes when ``None``)."""
     static = {"axis": normalize_axes(axis, x.ndim, "sum"), "keepdims": keepdims}
@@ -44,6 +68,7 @@ def sum_values(xp, x, axis, keepdims):
     return x.sum(axis=axis, keepdims=keepdims)
 
 
+@torch_spellings
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis``."""
     axes = normalize_axes(axis, x.ndim, "mean")
@@ -53,6 +78,7 @@ def mean(x, axis=None, keepdims=False):
     return sum(x, axes, keepdims) * (1.0 / builtins.max(count, 1))
 
 
+@torch_spellings
 def var(x, axis=None, keepdims=False):
     """Population variance (NumPy's ``ddof=0``) over ``axis``."""
     centred = x - mean(x, axis, keepdims=True)
@@ -87,11 +113,13 @@ def extreme_values(xp, x, axis, keepdims, op):
         x.min(axis=axis, keepdims=keepdims)
 
 
+@torch_spellings
 def max(x, axis=None, keepdims=False):
     """Maximum over ``axis``; ties share the gradient."""
     return _extreme(x, axis, keepdims, "max")
 
 
+@torch_spellings
 def min(x, axis=None, keepdims=False):
     """Minimum over ``axis``; ties share the gradient."""
     return _extreme(x, axis, keepdims, "min")
@@ -104,6 +132,7 @@ def _stable_shift(xp, x, axes):
     return xp.where(xp.isfinite(shift), shift, 0)
 
 
+@torch_spellings
 def logsumexp(x, axis=-1, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, without overflow."""
     static = {"axis": normalize_axes(axis, x.ndim, "logsumexp"), "keepdims": keepdims}
@@ -131,6 +160,7 @@ def logsumexp_values(xp, x, axis, keepdims):
         [n for i, n in enumerate(x.shape) if i not in axis])
 
 
+@torch_spellings
 def softmax(x, axis=-1):
     """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the max for stability."""
     static = {"axis": normalize_axes(axis, x.ndim, "softmax")}
@@ -153,6 +183,7 @@ def softmax_values(xp, x, axis):
     return e
 
 
+@torch_spellings
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x)`` along ``axis``."""
     static = {"axis": normalize_axes(axis, x.ndim, "log_softmax")}

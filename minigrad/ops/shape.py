@@ -6,10 +6,13 @@ and the pieces of a split or chunk are joined by one concatenation.
 """
 from __future__ import annotations
 
+import builtins
+
 from .. import backend as _backend
-from ..tensor import Tensor, constant, kernel, record
-from .reduction import normalize_axes
+from ..tensor import AxisError, Tensor, constant, kernel, record
+from .reduction import normalize_axes, torch_spellings
 from .arithmetic import reduce_to_shape
+from .elementwise import astype
 
 
 def _shape_arg(shape):
@@ -44,7 +47,17 @@ def reshape_values(xp, x, shape):
 def transpose(x, *axes):
     """Permute axes (reverse them when none are given), as NumPy."""
     axes = _shape_arg(axes) or tuple(reversed(range(x.ndim)))
-    if sorted(a % x.ndim for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
+    if len(axes) == 2 and x.ndim > 2:
+        # torch.transpose(x, a, b) swaps two axes; here the axes are NumPy's permutation
+        raise ValueError(f"transpose takes a permutation of all axes (NumPy); to swap two "
+                         f"axes as torch.transpose does, use x.swapaxes({axes[0]}, "
+                         f"{axes[1]}) or x.permute(...)")
+    if len(axes) == x.ndim:
+        for a in axes:
+            if not -x.ndim <= a < x.ndim:
+                raise AxisError(f"transpose: axis {a} is out of range for a tensor of "
+                                f"{x.ndim} dimensions")
+    if len(axes) != x.ndim or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes")
     axes = tuple(a % x.ndim for a in axes)
     inverse = tuple(sorted(range(x.ndim), key=axes.__getitem__))
@@ -55,10 +68,82 @@ def transpose(x, *axes):
                   {"axes": axes})
 
 
+def swapaxes(x, axis1, axis2):
+    """``x`` with axes ``axis1`` and ``axis2`` exchanged (NumPy's ``swapaxes``, what
+    ``torch.transpose(x, axis1, axis2)`` does); a view."""
+    order = list(range(x.ndim))
+    for a in (axis1, axis2):
+        if not -x.ndim <= a < x.ndim:
+            raise AxisError(f"swapaxes: axis {a} is out of range for a tensor of {x.ndim} "
+                            f"dimensions")
+    a, b = axis1 % x.ndim, axis2 % x.ndim
+    order[a], order[b] = order[b], order[a]
+    return x if a == b else transpose(x, *order)
+
+
 @kernel(view=True)
 def transpose_values(xp, x, axes):
     """:func:`transpose`'s kernel."""
     return x.transpose(axes)
+
+
+def view(x, *shape):
+    """PyTorch's name for :func:`reshape` (here a view when NumPy can make one, a copy
+    otherwise, where PyTorch would refuse)."""
+    return reshape(x, *shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Axes ``start_dim`` to ``end_dim`` (both included) joined into one, as PyTorch's
+    ``flatten``; a 0-d tensor becomes shape ``(1,)``."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = (normalize_axes(d, x.ndim, "flatten")[0] for d in (start_dim, end_dim))
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"for shape {x.shape}")
+    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+
+def permute(x, *dims):
+    """PyTorch's ``permute``: axes in the order ``dims``, a permutation of all of them
+    (NumPy's :func:`transpose` with explicit axes)."""
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim:
+        raise ValueError(f"permute: dims {dims} must name each of the {x.ndim} axes of "
+                         f"shape {x.shape} once")
+    return transpose(x, *dims)
+
+
+def expand(x, *sizes):
+    """PyTorch's ``expand``: :func:`broadcast_to` where a size of ``-1`` keeps that
+    axis's length; new axes go in front."""
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: {len(sizes)} sizes {sizes} for a tensor of shape "
+                         f"{x.shape}; give at least {x.ndim}")
+    shape = []
+    for i, n in enumerate(sizes):
+        if n == -1:
+            if i < lead:
+                raise ValueError(f"expand: size -1 at position {i} of {sizes} is a new "
+                                 f"axis, which has no length to keep")
+            n = x.shape[i - lead]
+        shape.append(n)
+    return broadcast_to(x, tuple(shape))
+
+
+def clone(x):
+    """A copy of ``x`` (its own memory) that gradients flow through."""
+    return record(copy_values(None, x.data), (x,), lambda grad: (grad,), "clone",
+                  copy_values)
+
+
+@kernel
+def copy_values(xp, x):
+    """:func:`clone`'s kernel."""
+    return x.copy()
 
 
 def broadcast_to(x, *shape):
@@ -82,6 +167,7 @@ def broadcast_values(xp, x, shape):
     return xp.broadcast_to(x, shape)
 
 
+@torch_spellings
 def squeeze(x, axis=None):
     """Drop axes of length 1 (all of them, or those in ``axis``)."""
     if axis is None:
@@ -95,6 +181,7 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
+@torch_spellings
 def unsqueeze(x, axis):
     """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``)."""
     ndim = x.ndim + 1
@@ -192,6 +279,7 @@ def _tensors(ts, op):
     return ts
 
 
+@torch_spellings
 def concat(ts, axis=0):
     """Join tensors along an existing axis."""
     ts = _tensors(ts, "concat")
@@ -212,12 +300,17 @@ def concat(ts, axis=0):
     return record(out, tuple(ts), backward, "concat", concat_values, {"axis": axis})
 
 
+cat = concat
+"""PyTorch's name for :func:`concat`."""
+
+
 @kernel
 def concat_values(xp, *arrays, axis):
     """:func:`concat`'s kernel."""
     return xp.concatenate(arrays, axis=axis)
 
 
+@torch_spellings
 def stack(ts, axis=0):
     """Join same-shaped tensors along a new axis."""
     ts = _tensors(ts, "stack")
@@ -240,6 +333,7 @@ def stack_values(xp, *arrays, axis):
     return xp.stack(arrays, axis=axis)
 
 
+@torch_spellings
 def unbind(x, axis=0):
     """The slices of ``x`` along ``axis``, that axis removed (views): the inverse of
     :func:`stack`, as PyTorch's ``unbind``. One recorded op; its backward stacks the
@@ -273,6 +367,7 @@ def only_slice(xp, x, axis):
     return unbind_values(xp, x, axis)[0]
 
 
+@torch_spellings
 def split(x, indices_or_sections, axis=0):
     """NumPy's split: ``n`` equal sections, or cut at the given indices. Views.
 
@@ -292,9 +387,18 @@ def split(x, indices_or_sections, axis=0):
         cuts = [step * i for i in range(1, sections)]
     else:
         cuts = [int(c) for c in indices_or_sections]
+        # NumPy's cut indices: negatives count from the end, the rest are clipped
+        bounds = [builtins.min(builtins.max(c + length if c < 0 else c, 0), length)
+                  for c in cuts]
+        if any(b < a for a, b in zip(bounds, bounds[1:])):
+            raise ValueError(f"split: cut indices {cuts} along axis {axis} must not "
+                             f"decrease (NumPy's meaning: where to cut); for pieces of "
+                             f"given sizes, as torch.split, cut at their running sums, or "
+                             f"use x.chunk(n) for pieces of ceil(len / n)")
     return _split_at(x, cuts, axis, "split")
 
 
+@torch_spellings
 def chunk(x, chunks, axis=0):
     """PyTorch's chunk: pieces of ``ceil(len / chunks)`` along ``axis``, the last one
     smaller (so there may be fewer than ``chunks`` pieces)."""
@@ -349,13 +453,39 @@ def alias_values(xp, x):
     return x
 
 
-def to(x, name):
-    """``x`` moved to backend ``name``; gradients flow back to the original backend."""
+def to(x, *targets, dtype=None):
+    """``x`` on another backend and/or with another dtype, as PyTorch's ``to``.
+
+    Parameters
+    ----------
+    x : Tensor
+    *targets : str or dtype
+        A backend name (``"numpy"``, ``"cupy"``, ``"cpu"``, ``"gpu"``), a dtype, or one of
+        each: ``x.to("cupy")``, ``x.to(mg.float64)``, ``x.to("cupy", mg.float64)``.
+    dtype : dtype, optional
+        The dtype, as a keyword.
+
+    Gradients flow back to the original backend and dtype.
+    """
+    name = None
+    for target in targets:
+        if _backend.is_name(target):
+            name = target
+        elif dtype is None:
+            dtype = target
+        else:
+            raise TypeError(f"to: more than one dtype in {targets} (dtype={dtype})")
+    if dtype is not None:
+        x = astype(x, dtype)
+    return x if name is None else _to_backend(x, name)
+
+
+def _to_backend(x, name):
     source = _backend.of(x.data)
     target = _backend.get(name)
     if source is target:
         return x
 
     def backward(grad):
-        return (to(grad, source.name),)
+        return (_to_backend(grad, source.name),)
     return record(target.from_host(source.to_host(x.data)), (x,), backward, "to")

@@ -161,3 +161,62 @@ def test_grad_names_an_argument_that_is_not_a_tensor(outputs, inputs, where):
     y = (x * x).sum()
     with pytest.raises(TypeError, match="grad: " + where + ", expected a Tensor"):
         mg.grad(y if outputs is None else outputs, x if inputs is None else inputs)
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda x: x.sum(axis=0, dim=0), "sum"),
+    (lambda x: x.mean(keepdims=True, keepdim=True), "mean"),
+    (lambda x: mg.softmax(x, axis=0, dim=1), "softmax"),
+    (lambda x: mg.cat([x, x], axis=0, dim=0), "concat"),
+    (lambda x: x.unsqueeze(axis=0, dim=0), "unsqueeze"),
+])
+def test_both_spellings_of_an_argument_refused(call, op):
+    with raises(TypeError, f"{op}: got both"):
+        call(mg.zeros(2, 3))
+
+
+def test_torch_spellings_errors_name_the_op():
+    x = mg.zeros(2, 3)
+    with raises(ValueError, "permute: dims (1,) must name each of the 2 axes"):
+        x.permute(1)
+    with raises(ValueError, "expand: size -1 at position 0"):
+        x.expand(-1, 2, 3)
+    with raises(ValueError, "expand: 1 sizes"):
+        x.expand(3)
+    with raises(ValueError, "broadcast_to: shape (2, 3) cannot broadcast to (2, 4)"):
+        x.expand(2, 4)
+    with raises(ValueError, "flatten: start_dim 1 comes after end_dim 0"):
+        x.flatten(1, 0)
+    with raises(IndexError, "size: dim 2 is out of range"):
+        x.size(2)
+    with raises(TypeError, "requires_grad_: only floating tensors"):
+        mg.tensor([1, 2]).requires_grad_()
+    with raises(RuntimeError, "use x.detach()"):
+        (mg.zeros(2, requires_grad=True) * 2.0).requires_grad_(False)
+    with raises(TypeError, "from_numpy: expected a numpy.ndarray, got list"):
+        mg.from_numpy([1.0])
+    with raises(TypeError, "to: more than one dtype"):
+        x.to(mg.float32, mg.float64)
+
+
+def test_transpose_of_two_axes_points_to_swapaxes():
+    with raises(ValueError, "transpose takes a permutation of all axes (NumPy); to swap two "
+                            "axes as torch.transpose does, use x.swapaxes(1, 2) or "
+                            "x.permute(...)"):
+        mg.zeros(2, 3, 4).transpose(1, 2)
+
+
+def test_transpose_axis_out_of_range_refused():
+    # it used to wrap around: transpose(3, 2) on a 2-D tensor was transpose(1, 0)
+    with pytest.raises(IndexError, match="transpose: axis 3 is out of range"):
+        mg.zeros(2, 3).transpose(3, 2)
+    with pytest.raises(ValueError, match="swapaxes: axis -3 is out of range"):
+        mg.zeros(2, 3).swapaxes(-3, 0)
+
+
+def test_split_at_decreasing_cuts_refused():
+    # NumPy returns pieces for these; their gradient had the wrong shape
+    with raises(ValueError, "split: cut indices [5, 2] along axis 0 must not decrease"):
+        mg.split(mg.zeros(8), [5, 2])
+    with raises(ValueError, "x.chunk(n)"):
+        mg.split(mg.zeros(2, 8), [6, -4], axis=1)

@@ -470,3 +470,28 @@ def test_fused_derivative_ops_over_both_inputs(name):
     expected = (-2 + 6 * t ** 2) * (1 - t ** 2) if name.startswith("tanh") \
         else t * (1 - t) * (1 - 6 * t + 6 * t ** 2)
     np.testing.assert_allclose(d3.numpy(), expected, rtol=1e-10)
+
+
+# PyTorch's spellings: each is built from ops checked above; these pin that the
+# spellings reach them with the right arguments.
+TORCH_SPELLINGS = {
+    "view": (lambda x: x.view(4, -1), (2, 3, 2)),
+    "flatten": (lambda x: x.flatten(0, 1), (2, 3, 2)),
+    "permute": (lambda x: x.permute(1, 2, 0), (2, 3, 2)),
+    "swapaxes": (lambda x: x.swapaxes(0, 2), (2, 3, 2)),
+    "expand": (lambda x: x.expand(3, -1, 4), (2, 1)),
+    "clone": (lambda x: x.clone() * x, (2, 3)),
+    "clamp": (lambda x: x.clamp(-0.5, 0.5), (2, 3)),
+    "sum_dim": (lambda x: x.sum(dim=1, keepdim=True), (2, 3, 2)),
+    "softmax_dim": (lambda x: x.softmax(dim=0), (3, 2)),
+    "cat": (lambda x: mg.cat([x, x * x], dim=-1), (2, 3)),
+    "to_float32_and_back": (lambda x: x.to(mg.float64) * x, (3,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_SPELLINGS))
+def test_gradcheck_torch_spellings(name):
+    fn, shape = TORCH_SPELLINGS[name]
+    data = np.random.default_rng(3).standard_normal(shape)
+    data[np.abs(np.abs(data) - 0.5) < 0.05] += 0.2          # away from clamp's bounds
+    assert mg.gradcheck(fn, [mg.tensor(data, requires_grad=True)])
