@@ -16,7 +16,8 @@ from .tensor import AxisError
 from .ops import (abs, astype, broadcast_to, cat, chunk, clamp, clip, clone, concat, cos, exp,
                   expand, flatten, log, log_softmax, logsumexp, matmul, max, maximum, mean, min,
                   minimum, permute, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
-                  squeeze, stack, sum, swapaxes, tanh, transpose, unbind, unsqueeze, var, view, where)
+                  squeeze, stack, sum, swapaxes, tanh, transpose, unbind, unsqueeze, var, view,
+                  where)
 from .factories import (arange, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros,
                         zeros_like)
 from .gradcheck import GradcheckError, gradcheck

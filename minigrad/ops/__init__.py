@@ -29,7 +29,8 @@ for _name, _op in {
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "chunk": chunk, "unbind": unbind, "to": to,
     # PyTorch's spellings
-    "swapaxes": swapaxes, "view": view, "flatten": flatten, "permute": permute, "expand": expand, "clone": clone,
+    "swapaxes": swapaxes, "view": view, "flatten": flatten, "permute": permute,
+    "expand": expand, "clone": clone,
     "matmul": matmul, "pow": pow, "clamp": clamp,
 }.items():
     setattr(Tensor, _name, _op)
