@@ -32,8 +32,7 @@ def tensor(data, dtype=None, requires_grad=False, backend=None, name=None):
 def from_numpy(array):
     """A leaf tensor holding the NumPy ``array`` itself (its dtype and memory, as
     PyTorch's ``from_numpy``), on the NumPy backend."""
-    import numpy
-    if not isinstance(array, numpy.ndarray):
+    if not isinstance(array, _backend.get("numpy").array_types):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     return Tensor(_backend.convert(array, _backend.get("numpy")))
 

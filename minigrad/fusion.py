@@ -397,10 +397,12 @@ class _Generator:
         self.n_seeds = len(outputs)
         self.namespace = {"xp": xp, "PendingProduct": PendingProduct,
                           "tap_handler": _tap_handler}
+        self.constants = []     # names of the constants, c0, c1, ...
         self.number = {}
 
     def constant(self, value):
-        name = f"c{sum(k.startswith('c') for k in self.namespace)}"
+        name = f"c{len(self.constants)}"
+        self.constants.append(name)
         self.namespace[name] = value
         return name
 
@@ -489,7 +491,7 @@ class _Generator:
             grad_names.append(names)
 
         what = self._values(output_names)
-        constants = [n for n in self.namespace if n.startswith("c")]
+        constants = self.constants
         source = [f"def forward({', '.join(f'x{i}' for i in range(self.n_inputs))}):"]
         if trace.taps:
             source.append("    tap = tap_handler()")

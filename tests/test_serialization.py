@@ -419,8 +419,20 @@ def test_a_header_that_disagrees_with_the_member_or_manifest_is_refused(tmp_path
         mg.load(missing)
 
 
-def test_a_deflate_bomb_is_refused_without_inflating_it(tmp_path):
+def refused_without_allocating(path, match):
+    """``mg.load(path)`` raises a ValueError matching ``match`` having allocated < 5 MB."""
     import tracemalloc
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match):
+            mg.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000, f"load allocated {peak} bytes for a bomb"
+
+
+def test_a_deflate_bomb_is_refused_without_inflating_it(tmp_path):
     import zipfile
     bomb = tmp_path / "bomb.npz"
     small = np.zeros(4, np.float32)
@@ -428,12 +440,7 @@ def test_a_deflate_bomb_is_refused_without_inflating_it(tmp_path):
     _archive(bomb, {"__minigrad__.npy": _manifest(_entry("a0", small)), "a0.npy": _npy(huge)},
              zipfile.ZIP_DEFLATED)
     assert bomb.stat().st_size < 1_000_000
-    tracemalloc.start()
-    with pytest.raises(ValueError, match=r"bomb\.npz.*'a0'"):
-        mg.load(bomb)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < 5_000_000, f"load allocated {peak} bytes for a bomb"
+    refused_without_allocating(bomb, r"bomb\.npz.*'a0'")
     # deflated members that are what they declare load (files from np.savez_compressed)
     fine = tmp_path / "fine.npz"
     _archive(fine, {"__minigrad__.npy": _manifest(_entry("a0", huge[:1000])),
@@ -485,7 +492,6 @@ def test_cyclic_and_too_deep_objects_are_refused_naming_the_place(tmp_path):
 def test_an_honestly_declared_bomb_is_refused_before_allocating(tmp_path):
     """Manifest, header and zip directory all agree on 80 MB of zeros in a file of
     80 KB: the ratio alone gives it away."""
-    import tracemalloc
     import zipfile
     huge = np.zeros(80_000_000, np.uint8)
     bomb = tmp_path / "honest.npz"
@@ -493,9 +499,4 @@ def test_an_honestly_declared_bomb_is_refused_before_allocating(tmp_path):
              zipfile.ZIP_DEFLATED)
     del huge
     assert bomb.stat().st_size < 1_000_000
-    tracemalloc.start()
-    with pytest.raises(ValueError, match=r"honest\.npz.*'a0'.*deflate bomb"):
-        mg.load(bomb)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < 5_000_000, f"load allocated {peak} bytes for a bomb"
+    refused_without_allocating(bomb, r"honest\.npz.*'a0'.*deflate bomb")
