@@ -250,6 +250,26 @@ def dtype_of(dtype):
     return np.dtype(dtype)
 
 
+def promote_types(a, b):
+    """The smallest dtype both ``a`` and ``b`` cast to safely (NumPy's table, which
+    within one kind is PyTorch's too)."""
+    return np.promote_types(a, b)
+
+
+def _numeric(value):
+    """Python data ``value`` read by NumPy, refused unless it is numbers or bools:
+    ``None`` and strings would make object or string arrays, ragged lists none."""
+    try:
+        host = np.asarray(value)
+    except ValueError as error:
+        raise ValueError(f"tensor: nested lists of unequal lengths ({error})") from None
+    if host.dtype.kind not in "biuf":
+        what = "None" if value is None else type(value).__name__
+        raise TypeError(f"tensor: cannot hold {what} (NumPy reads it as dtype {host.dtype}); "
+                        f"expected numbers, bools, nested lists of them, or an array")
+    return host
+
+
 def as_array(value):
     """``value`` as a backend array: arrays as they are, NumPy scalars (what a ufunc
     returns for 0-d input) as 0-d NumPy arrays, Python data on the active backend."""
@@ -260,7 +280,7 @@ def as_array(value):
     for array_type, backend in _BY_TYPE.items():
         if isinstance(value, array_type):
             return value
-    return _active.xp.asarray(value)
+    return _active.from_host(_numeric(value))
 
 
 def convert(value, target=None, dtype=None):
@@ -277,7 +297,7 @@ def convert(value, target=None, dtype=None):
             if isinstance(value, array_type):
                 source = candidate
     if source is None:
-        host = np.asarray(value)
+        host = _numeric(value)
         if dtype is None and host.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
             host = host.astype(DEFAULT_FLOAT)
         array = target.from_host(host)

@@ -561,6 +561,8 @@ def _write_leaf_gradients(found, create_graph):
     """``Tensor.backward``'s last step: add each leaf's gradient into its ``.grad``."""
     for leaf, acc in found.values():
         grad = acc.grad
+        if grad.dtype != leaf.dtype and not create_graph:
+            grad = Tensor(grad.data.astype(leaf.dtype))     # a gradient has its leaf's dtype
         if leaf.grad is None:
             # a gradient that may be shared with another tensor is copied, so that
             # in-place updates of one leaf's .grad never reach another's

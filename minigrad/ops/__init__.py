@@ -9,6 +9,7 @@ from .shape import (reshape, view, flatten, transpose, swapaxes, permute, broadc
                     squeeze, unsqueeze, getitem, concat, cat, stack, split, chunk, unbind,
                     clone, to)
 from .. import backend as _backend
+from .. import modes as _modes
 
 
 def _reflected(op):
@@ -73,6 +74,61 @@ def _requires_grad_(self, requires_grad=True):
 
 
 Tensor.numel, Tensor.dim, Tensor.requires_grad_ = _numel, _dim, _requires_grad_
+
+
+# ---- in-place updates: ``x -= lr * x.grad`` as PyTorch code writes it
+
+def _in_place(op, symbol, name):
+    def update(self, other):
+        if _modes.state.grad_enabled:
+            if self.requires_grad and self.node is None:
+                raise RuntimeError(
+                    f"x {symbol}= ...: x is a leaf tensor that requires grad; update it "
+                    f"under `with mg.no_grad():` (as an optimizer step does), or write "
+                    f"x = x {symbol} ... to record a new tensor")
+            if self.requires_grad or getattr(other, "requires_grad", False):
+                # recorded out of place: the name is rebound to the result and the
+                # graph stays correct (a tensor's values never change under a node)
+                return op(self, other)
+        with _modes.no_grad():
+            result = op(self, other)
+        if result.shape != self.shape:
+            raise ValueError(f"x {symbol}= y: the result's shape {result.shape} is not x's "
+                             f"shape {self.shape} (an in-place update cannot broadcast x)")
+        if result.dtype.kind == "f" and self.dtype.kind != "f":
+            raise TypeError(f"x {symbol}= y: a {result.dtype} result cannot be written into "
+                            f"x of dtype {self.dtype}")
+        self.data[...] = result.data
+        return self
+    update.__name__ = name
+    update.__doc__ = (f"``x {symbol}= y``: with no gradient involved (under "
+                      f"``mg.no_grad()``, or for tensors that do not require grad) ``x``'s "
+                      f"values are updated in place and ``x`` keeps its dtype; a leaf that "
+                      f"requires grad is refused in grad mode, as in PyTorch.")
+    return update
+
+
+for _name, _symbol, _op in (("__iadd__", "+", add), ("__isub__", "-", sub),
+                            ("__imul__", "*", mul), ("__itruediv__", "/", div),
+                            ("__ipow__", "**", pow)):
+    setattr(Tensor, _name, _in_place(_op, _symbol, _name))
+
+
+def _zero_(self):
+    """Set every element to zero in place and return ``self`` (PyTorch's ``zero_()``)."""
+    return _fill_(self, 0)
+
+
+def _fill_(self, value):
+    """Set every element to ``value`` in place and return ``self``."""
+    if _modes.state.grad_enabled and self.requires_grad and self.node is None:
+        raise RuntimeError("fill_: x is a leaf tensor that requires grad; fill it under "
+                           "`with mg.no_grad():`")
+    self.data[...] = value
+    return self
+
+
+Tensor.zero_, Tensor.fill_ = _zero_, _fill_
 Tensor.T = property(transpose)
 Tensor.__abs__ = abs
-del _name, _op, _dtype
+del _name, _op, _dtype, _symbol

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .. import backend as _backend
 from ..tensor import Tensor, constant, kernel, output_ref, record, ufunc_kernel
-from .arithmetic import needs_grad, operands, reduce_to_shape, shape_error
+from .arithmetic import failure, floating, needs_grad, operands, reduce_to_shape, shape_error
 
 EXP, LOG, SQRT, ABS, TANH, SIN, COS, SIGN = (ufunc_kernel(name) for name in (
     "exp", "log", "sqrt", "absolute", "tanh", "sin", "cos", "sign"))
@@ -25,6 +25,7 @@ def _output(ref, data):
 
 
 def exp(x):
+    x = floating(x)
     y = x.xp.exp(x.data)
 
     def backward(grad):
@@ -35,12 +36,14 @@ def exp(x):
 
 
 def log(x):
+    x = floating(x)
     def backward(grad):
         return (grad / x,)
     return record(x.xp.log(x.data), (x,), backward, "log", LOG)
 
 
 def sqrt(x):
+    x = floating(x)
     y = x.xp.sqrt(x.data)
 
     def backward(grad):
@@ -65,6 +68,7 @@ def sign(x):
 
 def sin(x):
     """Elementwise sine."""
+    x = floating(x)
     def backward(grad):
         return (grad * cos(x),)             # d sin x = cos x dx
     return record(x.xp.sin(x.data), (x,), backward, "sin", SIN)
@@ -72,12 +76,14 @@ def sin(x):
 
 def cos(x):
     """Elementwise cosine."""
+    x = floating(x)
     def backward(grad):
         return (-grad * sin(x),)            # d cos x = -sin x dx
     return record(x.xp.cos(x.data), (x,), backward, "cos", COS)
 
 
 def tanh(x):
+    x = floating(x)
     y = x.xp.tanh(x.data)
 
     def backward(grad):
@@ -109,6 +115,7 @@ def tanh_derivative_values(xp, grad, t):
 
 
 def sigmoid(x):
+    x = floating(x)
     y = sigmoid_values(x.xp, x.data)
 
     def backward(grad):
@@ -122,12 +129,20 @@ def sigmoid(x):
 def sigmoid_values(xp, x):
     """The arrays behind :func:`sigmoid` (fused functions call it too).
 
-    sigmoid(x) = (1 + tanh(x / 2)) / 2: no exp to overflow for large |x|, one pass less
-    than the two-branch form."""
-    y = xp.tanh(x * 0.5)
-    y *= 0.5
-    y += 0.5
+    sigmoid(x) = 1 / (1 + exp(-x)), accurate to a few ulp over the whole range (the
+    shorter (1 + tanh(x / 2)) / 2 cancels for negative x: it is 0 below -17 in float32).
+    exp(-x) is capped where it would overflow, so no overflow warning is raised: the
+    result there is far below the smallest normal number anyway."""
+    y = xp.negative(x, out=xp.empty_like(x))     # stays an array at 0-d
+    xp.minimum(y, _EXP_LIMIT.get(y.dtype.char, 80.0), out=y)
+    xp.exp(y, out=y)
+    y += 1
+    xp.reciprocal(y, out=y)
     return y
+
+
+# exp(limit) is finite for each float type (float16 tops out at 65504, exp(11) = 59874)
+_EXP_LIMIT = {"e": 11.0, "f": 88.0, "d": 709.0}
 
 
 def sigmoid_derivative(grad, s):
@@ -236,10 +251,20 @@ def clip_values(xp, x, lo, hi):
 
 
 def where(condition, a, b):
-    """``a`` where ``condition`` holds, else ``b`` (broadcasting all three)."""
+    """``a`` where ``condition`` holds, else ``b`` (broadcasting all three).
+
+    ``a`` and ``b`` may be tensors or numbers; two numbers give a tensor of the default
+    float dtype (or int64, for two ints), on the condition's backend."""
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
-        raise TypeError("where: a or b must be a tensor")
+        if not all(isinstance(v, (int, float, bool)) for v in (a, b)):
+            raise TypeError(f"where: a and b must be tensors or numbers; got "
+                            f"{type(a).__name__} and {type(b).__name__}")
+        on = condition.data if isinstance(condition, Tensor) else None
+        target = _backend.of(on) if on is not None else None
+        a = constant(_backend.convert(a, target))
+        b = constant(_backend.convert(b, target))
+        like = a
     if isinstance(condition, Tensor):
         # a condition tensor is an operand too: never copy it across backends silently
         if type(condition.data) is not type(like.data):
@@ -298,15 +323,27 @@ def _compare(name, op):
     compute = ufunc_kernel(name)
 
     def compare(a, b):
+        given = a, b
         a, b, x, y = operands(a, b, op)
         xp = (a if isinstance(a, Tensor) else b).xp
         try:
             out = compute(xp, x, y)
-        except ValueError:
-            raise shape_error(op, a, b) from None
+        except ValueError as error:
+            raise _comparison_failure(op, given, (a, b), error) from None
         return record(out, (a, b), None, op, compute)
     compare.__name__ = op
     return compare
+
+
+def _comparison_failure(op, given, operands, error):
+    """A comparison's error. ``[1, 2, 3] < t`` reaches ``t.__gt__`` (Python reflects
+    it), so the message says which shape is whose rather than one order of them."""
+    if type(given[0]) is Tensor and type(given[1]) is Tensor:
+        return failure(op, *operands, error)
+    tensor, other = given if type(given[0]) is Tensor else given[::-1]
+    shape = getattr(operands[1] if tensor is given[0] else operands[0], "shape", "scalar")
+    return ValueError(f"comparison ({op}): the tensor's shape {tensor.shape} and the "
+                      f"{type(other).__name__}'s shape {shape} do not broadcast")
 
 
 lt = _compare("less", "lt")

@@ -146,9 +146,9 @@ def test_gradcheck_passes_a_correct_custom_op():
     assert mg.gradcheck(square, [mg.tensor(np.array([0.1, -2.0, 3.0]), requires_grad=True)])
 
 
-def test_where_needs_a_tensor_operand():
-    with raises(TypeError, "where: a or b must be a tensor"):
-        mg.where(np.array([True]), 1.0, 2.0)
+def test_where_takes_numbers_or_tensors():
+    with raises(TypeError, "where: a and b must be tensors or numbers; got str and float"):
+        mg.where(np.array([True]), "1", 2.0)
 
 
 @pytest.mark.parametrize("outputs, inputs, where", [
