@@ -52,9 +52,9 @@ def largest_difference(ours, theirs):
 # Gers & Schmidhuber (2000) let the gates look at the cell state itself: the input and
 # forget gates see the old state $c_{t-1}$, the output gate sees the new one $c_t$. The
 # walk-through writes the peephole as part of the matrix, $W_f \cdot [C_{t-1}, h_{t-1},
-# x_t]$. The cells here use the form of the original paper and of most libraries: one
-# weight per unit, multiplied element-wise (a diagonal matrix), `weight_ci`,
-# `weight_cf` and `weight_co`, each `(H,)`.
+# x_t]$. The cells here use the diagonal form that most implementations use (Greff et
+# al.'s study of LSTM variants, TensorFlow's peephole option): one weight per unit,
+# multiplied element-wise, `weight_ci`, `weight_cf` and `weight_co`, each `(H,)`.
 #
 # $$i_t = \sigma(a_i + w_{ci} \odot c_{t-1}), \quad
 #   f_t = \sigma(a_f + w_{cf} \odot c_{t-1}), \quad

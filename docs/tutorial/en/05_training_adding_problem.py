@@ -23,8 +23,8 @@
 # 1, the mean of the sum, gives a mean squared error of $1/6 \approx 0.167$; the task
 # counts as solved below 0.01.
 #
-# `models.tasks` has the data, the model (a recurrent layer and a linear head on its
-# last output) and the loss. We use sequences of 50 steps and a small model, so both
+# `models.tasks` has the data, the model (a recurrent layer and a linear head, read
+# after the last step) and the loss. We use sequences of 50 steps and a small model, so both
 # runs below take a few seconds on one CPU core.
 
 # %%
@@ -76,10 +76,10 @@ def train(cell, steps=1000, hidden_size=32, batch_size=64, lr=1e-2, eval_every=1
     return model, curve
 
 
-models = {}
+trained = {}
 curves = {}
 for cell in ("lstm", "rnn"):
-    models[cell], curves[cell] = train(cell)
+    trained[cell], curves[cell] = train(cell)
     print(f"{cell:>4}: test MSE after {curves[cell][-1][0]} steps: {curves[cell][-1][1]:.4f}")
 
 # %%
@@ -110,7 +110,7 @@ plt.show()
 # %%
 example, marks = task.example()
 with tempfile.TemporaryDirectory() as folder:
-    path = plot_gates(models["lstm"], example, pathlib.Path(folder) / "gates.png",
+    path = plot_gates(trained["lstm"], example, pathlib.Path(folder) / "gates.png",
                       marks=marks, title="LSTM gates on one adding-problem sequence")
     heatmap = Image(filename=str(path))
 heatmap
@@ -138,7 +138,7 @@ def sensitivity(model, x):
 
 held_out = task.test_x[:, :100]
 figure, axis = plt.subplots(figsize=(7, 4))
-for cell, model in models.items():
+for cell, model in trained.items():
     per_step = sensitivity(model, held_out)
     axis.semilogy(np.arange(seq_len), per_step, label=f"trained {cell.upper()}")
     print(f"trained {cell.upper():>4}: gradient w.r.t. step 0 {per_step[0]:.1e}, "

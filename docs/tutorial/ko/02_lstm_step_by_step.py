@@ -15,7 +15,7 @@
 #
 # *LSTM walk-through에서 코드로: 5부 중 2부*
 #
-# LSTM(Hochreiter & Schmidhuber, 1997. forget gate는 Gers, Schmidhuber & Cummins, 2000)은 step
+# LSTM(Hochreiter & Schmidhuber, 1997; forget gate는 Gers, Schmidhuber & Cummins, 2000)은 step
 # 사이에 두 가지 state를 전달합니다. 하나는 출력이기도 한 hidden state $h_t$이고, 다른 하나는
 # **cell state** $c_t$입니다. cell state는 cell이 element-wise 곱셈과 덧셈만으로 고쳐 쓰는
 # 기억입니다. 이 기억에 무슨 일이 일어날지는 sigmoid gate 세 개가 정합니다. forget gate는 무엇을

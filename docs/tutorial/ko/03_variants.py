@@ -51,9 +51,10 @@ def largest_difference(ours, theirs):
 #
 # Gers & Schmidhuber(2000)는 gate가 cell state 자체를 들여다보게 했습니다. input gate와
 # forget gate는 이전 state $c_{t-1}$을, output gate는 새 state $c_t$를 봅니다. walk-through는
-# peephole을 행렬의 일부로 $W_f \cdot [C_{t-1}, h_{t-1}, x_t]$처럼 씁니다. 여기의 cell은 원래
-# 논문과 대부분의 라이브러리가 쓰는 형태를 따릅니다. unit마다 weight 하나를 element-wise로
-# 곱하는 것(대각 행렬)으로, `weight_ci`, `weight_cf`, `weight_co`가 각각 `(H,)`입니다.
+# peephole을 행렬의 일부로 $W_f \cdot [C_{t-1}, h_{t-1}, x_t]$처럼 씁니다. 여기의 cell은
+# 대부분의 구현(Greff et al.의 LSTM 변형 비교 연구, TensorFlow의 peephole 옵션)이 쓰는 대각
+# 형태를 따릅니다. unit마다 weight 하나를 element-wise로 곱하는 것으로, `weight_ci`,
+# `weight_cf`, `weight_co`가 각각 `(H,)`입니다.
 #
 # $$i_t = \sigma(a_i + w_{ci} \odot c_{t-1}), \quad
 #   f_t = \sigma(a_f + w_{cf} \odot c_{t-1}), \quad

@@ -22,8 +22,8 @@
 # 끝나면 network는 표시된 두 값의 합을 출력해야 합니다. 언제나 합의 평균인 1이라고 답하면 mean
 # squared error가 $1/6 \approx 0.167$이고, 0.01 아래로 내려가면 풀었다고 봅니다.
 #
-# `models.tasks`에 데이터, 모델(recurrent layer와 그 마지막 출력에 붙는 linear head), loss가 모두
-# 있습니다. 50 step짜리 sequence와 작은 모델을 써서, 아래 두 번의 학습은 CPU core 하나에서 몇 초면
+# `models.tasks`에 데이터, 모델(recurrent layer와 linear head, 마지막 step 뒤의 출력을 읽음),
+# loss가 모두 있습니다. 50 step짜리 sequence와 작은 모델을 써서, 아래 두 번의 학습은 CPU core 하나에서 몇 초면
 # 끝납니다.
 
 # %%
@@ -74,10 +74,10 @@ def train(cell, steps=1000, hidden_size=32, batch_size=64, lr=1e-2, eval_every=1
     return model, curve
 
 
-models = {}
+trained = {}
 curves = {}
 for cell in ("lstm", "rnn"):
-    models[cell], curves[cell] = train(cell)
+    trained[cell], curves[cell] = train(cell)
     print(f"{cell:>4}: test MSE after {curves[cell][-1][0]} steps: {curves[cell][-1][1]:.4f}")
 
 # %%
@@ -106,7 +106,7 @@ plt.show()
 # %%
 example, marks = task.example()
 with tempfile.TemporaryDirectory() as folder:
-    path = plot_gates(models["lstm"], example, pathlib.Path(folder) / "gates.png",
+    path = plot_gates(trained["lstm"], example, pathlib.Path(folder) / "gates.png",
                       marks=marks, title="LSTM gates on one adding-problem sequence")
     heatmap = Image(filename=str(path))
 heatmap
@@ -132,7 +132,7 @@ def sensitivity(model, x):
 
 held_out = task.test_x[:, :100]
 figure, axis = plt.subplots(figsize=(7, 4))
-for cell, model in models.items():
+for cell, model in trained.items():
     per_step = sensitivity(model, held_out)
     axis.semilogy(np.arange(seq_len), per_step, label=f"trained {cell.upper()}")
     print(f"trained {cell.upper():>4}: gradient w.r.t. step 0 {per_step[0]:.1e}, "
