@@ -1,11 +1,13 @@
 """Figures for a training run: the loss curve and the gates over one example sequence.
 
 Matplotlib runs on its file-only Agg backend, so plots are written on machines without
-a display.
+a display; a process that has already imported pyplot (a notebook, whose inline backend
+shows the plots made after these) keeps the backend it chose.
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,10 @@ import minigrad as mg
 
 def _pyplot():
     import matplotlib
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        # no one has chosen a backend yet: the file-only one, which needs no display.
+        # Switching a running notebook's backend would stop its later plots showing.
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
