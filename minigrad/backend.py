@@ -290,6 +290,30 @@ def convert(value, target=None, dtype=None):
     return array
 
 
+def erf(xp, x):
+    """Gauss's error function of the array ``x``, which NumPy lacks: SciPy's ufunc on the
+    host (imported on first use, so ``import minigrad`` does not load SciPy), CuPy's
+    ``cupyx.scipy.special.erf`` on the GPU. Other array types (the tests' device
+    stand-in) take SciPy's ufunc through NumPy's ``__array_ufunc__`` dispatch.
+
+    Parameters
+    ----------
+    xp : module
+        The array module ``x`` belongs to.
+    x : backend array, floating
+
+    Returns
+    -------
+    backend array
+        ``erf(x)``, of ``x``'s shape, dtype and backend.
+    """
+    if getattr(xp, "__name__", "") == "cupy":
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(x)
+    import scipy.special
+    return scipy.special.erf(x)
+
+
 def to_numpy(array):
     """A NumPy copy (or view, on the CPU) of any backend array or array-like."""
     backend = _BY_TYPE.get(type(array))
