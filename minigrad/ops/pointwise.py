@@ -355,8 +355,7 @@ def rsqrt(x):
 @kernel
 def rsqrt_values(xp, x):
     """:func:`rsqrt`'s kernel."""
-    out = xp.sqrt(x)
-    return xp.divide(1, out, out=out)
+    return 1 / xp.sqrt(x)
 
 
 def reciprocal(x):
@@ -569,9 +568,9 @@ def frac_values(xp, x):
 
 # --------------------------------------------------------------------------- division
 
-def _check_integer_divisor(xp, result, b, op):
+def _check_integer_divisor(xp, a, b, op):
     """Integer division by zero raises, as in PyTorch (NumPy gives 0 and a warning)."""
-    if result.dtype.kind in "iu" and bool(xp.any(b == 0)):
+    if _integers(xp, a, b) and bool(xp.any(b == 0)):
         raise ZeroDivisionError(f"{op}: integer division by zero")
 
 
@@ -608,8 +607,8 @@ def remainder(input, other):
 def remainder_values(xp, a, b):
     """:func:`remainder`'s kernel: ``fmod``, moved by one divisor where its sign is not
     the divisor's."""
+    _check_integer_divisor(xp, a, b, "remainder")
     mod = xp.fmod(a, b)
-    _check_integer_divisor(xp, mod, b, "remainder")
     moved = (mod != 0) & ((mod < 0) != (b < 0))
     return xp.where(moved, mod + b, mod)
 
@@ -671,16 +670,12 @@ def div(input, other, rounding_mode=None):
 def rounded_division_values(xp, a, b, rounding_mode):
     """:func:`div`'s kernel for the rounding modes. Floor division is NumPy's, which
     rounds exactly as PyTorch's does (from ``fmod``, not from ``floor(a / b)``)."""
+    _check_integer_divisor(xp, a, b, "floor_divide" if rounding_mode == "floor" else "div")
     if rounding_mode == "floor":
-        out = xp.floor_divide(a, b)
-        _check_integer_divisor(xp, out, b, "floor_divide")
-        return out
-    quotient = xp.true_divide(a, b) if not _integers(xp, a, b) else None
-    if quotient is not None:
-        return xp.trunc(quotient)
-    remainder = xp.fmod(a, b)         # integers: C's division, exact
-    _check_integer_divisor(xp, remainder, b, "div")
-    return xp.floor_divide(a - remainder, b)
+        return xp.floor_divide(a, b)
+    if not _integers(xp, a, b):
+        return xp.trunc(xp.true_divide(a, b))
+    return xp.floor_divide(a - xp.fmod(a, b), b)     # integers: C's division, exact
 
 
 def _integers(xp, a, b):
