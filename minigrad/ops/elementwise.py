@@ -15,8 +15,17 @@ from .. import backend as _backend
 from ..tensor import Tensor, constant, kernel, output_ref, record, ufunc_kernel
 from .arithmetic import needs_grad, operands, reduce_to_shape, shape_error
 
-EXP, LOG, SQRT, ABS, TANH, SIN, COS, SIGN = (ufunc_kernel(name) for name in (
-    "exp", "log", "sqrt", "absolute", "tanh", "sin", "cos", "sign"))
+EXP, LOG, SQRT, ABS, TANH, SIN, COS = (ufunc_kernel(name) for name in (
+    "exp", "log", "sqrt", "absolute", "tanh", "sin", "cos"))
+
+
+def floating(x, op):
+    """``x`` as a floating tensor for the floating function ``op``: integer and bool
+    tensors become the default float dtype (PyTorch's rule; NumPy's would be float64),
+    floating ones stay as they are. Anything but a tensor is a ``TypeError``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    return x if x.dtype.kind == "f" else astype(x, _backend.DEFAULT_FLOAT)
 
 
 def _output(ref, data):
@@ -57,21 +66,62 @@ def abs(x):
 
 
 def sign(x):
-    """-1, 0 or 1 by the sign of each element (NaN stays NaN); its gradient is zero."""
+    """-1, 0 or 1 by the sign of each element; its gradient is zero.
+
+    NaN gives 0, as in PyTorch (NumPy's ``sign`` keeps NaN); so does the gradient of
+    :func:`abs` at NaN, which is ``grad * sign(x)``.
+
+    Parameters
+    ----------
+    x : Tensor, any shape and dtype
+
+    Returns
+    -------
+    Tensor, ``x``'s shape and dtype
+    """
     def backward(grad):
         return (constant(grad.xp.zeros(x.shape, dtype=grad.dtype)),)
-    return record(x.xp.sign(x.data), (x,), backward, "sign", SIGN)
+    return record(sign_values(x.xp, x.data), (x,), backward, "sign", sign_values)
+
+
+@kernel
+def sign_values(xp, x):
+    """:func:`sign`'s kernel: NumPy's ``sign`` with NaN mapped to 0."""
+    out = xp.sign(x)
+    return xp.where(xp.isnan(x), 0, out) if out.dtype.kind == "f" else out
 
 
 def sin(x):
-    """Elementwise sine."""
+    """Elementwise sine.
+
+    Parameters
+    ----------
+    x : Tensor, any shape (integers become the default float dtype, as in PyTorch)
+
+    Returns
+    -------
+    Tensor, ``x``'s shape
+    """
+    x = floating(x, "sin")
+
     def backward(grad):
         return (grad * cos(x),)             # d sin x = cos x dx
     return record(x.xp.sin(x.data), (x,), backward, "sin", SIN)
 
 
 def cos(x):
-    """Elementwise cosine."""
+    """Elementwise cosine.
+
+    Parameters
+    ----------
+    x : Tensor, any shape (integers become the default float dtype, as in PyTorch)
+
+    Returns
+    -------
+    Tensor, ``x``'s shape
+    """
+    x = floating(x, "cos")
+
     def backward(grad):
         return (-grad * sin(x),)            # d cos x = -sin x dx
     return record(x.xp.cos(x.data), (x,), backward, "cos", COS)

@@ -20,7 +20,7 @@ import math
 from .. import backend as _backend
 from ..tensor import Tensor, constant, kernel, output_ref, record, ufunc_kernel
 from .arithmetic import div as _true_divide, needs_grad, operands, reduce_to_shape, shape_error
-from .elementwise import _output, astype, eq, exp, where
+from .elementwise import _output, astype, eq, exp, floating as _floating, where
 from .shape import clone
 
 (TAN, SINH, COSH, ASIN, ACOS, ATAN, ATAN2, LOG1P, EXPM1, LOG2, LOG10, EXP2, RECIPROCAL, SQUARE,
@@ -37,13 +37,6 @@ def _tensor(x, op, argument="input"):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {argument} must be a Tensor, got {type(x).__name__}")
     return x
-
-
-def _floating(x, op):
-    """``x`` as a floating tensor: integer and bool tensors become the default float dtype
-    (PyTorch's rule for floating functions), floating ones stay as they are."""
-    _tensor(x, op)
-    return x if x.dtype.kind == "f" else astype(x, _backend.DEFAULT_FLOAT)
 
 
 def _is_float(value):

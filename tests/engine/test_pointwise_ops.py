@@ -197,7 +197,7 @@ def _sample(dtype, low=-3.0, high=3.0, specials=True, size=24):
 FLOATS = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 
 TORCH_UNARY = {
-    "tan": (mg.tan, torch.tan), "sinh": (mg.sinh, torch.sinh), "cosh": (mg.cosh, torch.cosh),
+    "sin": (mg.sin, torch.sin), "cos": (mg.cos, torch.cos), "tan": (mg.tan, torch.tan), "sinh": (mg.sinh, torch.sinh), "cosh": (mg.cosh, torch.cosh),
     "asin": (mg.asin, torch.asin), "acos": (mg.acos, torch.acos),
     "atan": (mg.atan, torch.atan), "log1p": (mg.log1p, torch.log1p),
     "expm1": (mg.expm1, torch.expm1), "log2": (mg.log2, torch.log2),
@@ -208,7 +208,8 @@ TORCH_UNARY = {
 }
 # rounding: equal bit for bit, zero gradients
 TORCH_ROUNDING = {"floor": (mg.floor, torch.floor), "ceil": (mg.ceil, torch.ceil),
-                  "round": (mg.round, torch.round), "trunc": (mg.trunc, torch.trunc)}
+                  "round": (mg.round, torch.round), "trunc": (mg.trunc, torch.trunc),
+                  "sign": (mg.sign, torch.sign)}
 TORCH_PREDICATES = {"isnan": (mg.isnan, torch.isnan), "isinf": (mg.isinf, torch.isinf),
                     "isfinite": (mg.isfinite, torch.isfinite),
                     "logical_not": (mg.logical_not, torch.logical_not)}
@@ -390,7 +391,7 @@ def test_logical_ops_equal_pytorch(name):
 
 # --------------------------------------------------------------------------- dtypes
 
-FLOATING = ["tan", "sinh", "cosh", "asin", "acos", "atan", "log1p", "expm1", "log2", "log10",
+FLOATING = ["sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan", "log1p", "expm1", "log2", "log10",
             "exp2", "rsqrt", "reciprocal", "erf"]
 
 
@@ -516,3 +517,12 @@ def test_second_derivatives_flow_through_the_backward_rules():
                 (g,) = mg.grad(fn(t * 0.5 + 0.1).sum(), t, create_graph=True)
             return g
         assert mg.gradcheck(first, [x])
+
+
+def test_sign_of_nan_and_the_gradient_of_abs_there_equal_pytorch():
+    values = [NAN, -0.0, 0.0, -2.0, INF]
+    x, t = leaf(values), torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    np.testing.assert_array_equal(mg.sign(x).numpy(), torch.sign(t).detach().numpy())
+    mg.abs(x).sum().backward()
+    torch.abs(t).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
