@@ -446,29 +446,17 @@ def logaddexp(input, other):
 
 # --------------------------------------------------------------------------- rounding
 
-def _rounding(name, compute):
-    def rounding(x):
-        _tensor(x, name)
-        if x.dtype.kind != "f":      # integers are already whole: a copy, as PyTorch
-            return clone(x)
-        return record(compute(x.xp, x.data), (x,), _zero_gradient(x), name, compute)
-    rounding.__name__ = rounding.__qualname__ = name
-    return rounding
+def _rounded(x, op, compute):
+    """floor, ceil, trunc: ``compute`` on floats with a zero gradient; integers are
+    already whole, so they come back as a copy (as PyTorch returns them)."""
+    _tensor(x, op)
+    if x.dtype.kind != "f":
+        return clone(x)
+    return record(compute(x.xp, x.data), (x,), _zero_gradient(x), op, compute)
 
 
-floor = _rounding("floor", FLOOR)
-floor.__doc__ = """The largest whole number ``<= x``; the gradient is zero.
-
-    Parameters
-    ----------
-    x : Tensor, any shape
-
-    Returns
-    -------
-    Tensor, ``x``'s shape and dtype
-    """
-ceil = _rounding("ceil", CEIL)
-ceil.__doc__ = """The smallest whole number ``>= x``; the gradient is zero.
+def floor(x):
+    """The largest whole number ``<= x``; the gradient is zero.
 
     Parameters
     ----------
@@ -478,8 +466,11 @@ ceil.__doc__ = """The smallest whole number ``>= x``; the gradient is zero.
     -------
     Tensor, ``x``'s shape and dtype
     """
-trunc = _rounding("trunc", TRUNC)
-trunc.__doc__ = """``x`` rounded towards zero; the gradient is zero.
+    return _rounded(x, "floor", FLOOR)
+
+
+def ceil(x):
+    """The smallest whole number ``>= x``; the gradient is zero.
 
     Parameters
     ----------
@@ -489,6 +480,21 @@ trunc.__doc__ = """``x`` rounded towards zero; the gradient is zero.
     -------
     Tensor, ``x``'s shape and dtype
     """
+    return _rounded(x, "ceil", CEIL)
+
+
+def trunc(x):
+    """``x`` rounded towards zero; the gradient is zero.
+
+    Parameters
+    ----------
+    x : Tensor, any shape
+
+    Returns
+    -------
+    Tensor, ``x``'s shape and dtype
+    """
+    return _rounded(x, "trunc", TRUNC)
 
 
 def round(x, decimals=0):
@@ -512,13 +518,11 @@ def round(x, decimals=0):
     _tensor(x, "round")
     if not isinstance(decimals, int) or isinstance(decimals, bool):
         raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
-    if x.dtype.kind != "f":
-        if decimals:
-            raise TypeError(f"round: decimals={decimals} needs a floating tensor, got "
-                            f"dtype {x.dtype}")
-        return clone(x)
+    if x.dtype.kind != "f" and decimals:
+        raise TypeError(f"round: decimals={decimals} needs a floating tensor, got dtype "
+                        f"{x.dtype}")
     if decimals == 0:
-        return record(x.xp.rint(x.data), (x,), _zero_gradient(x), "round", RINT)
+        return _rounded(x, "round", RINT)
     static = {"decimals": decimals}
     return record(round_values(x.xp, x.data, **static), (x,), _zero_gradient(x), "round",
                   round_values, static)
