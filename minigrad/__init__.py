@@ -18,6 +18,10 @@ from .ops import (abs, astype, broadcast_to, cat, chunk, clamp, clip, clone, con
                   minimum, permute, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
                   squeeze, stack, sum, swapaxes, tanh, transpose, unbind, unsqueeze, var, view,
                   where)
+from .ops import (acos, allclose, asin, atan, atan2, ceil, cosh, div, erf, exp2, expm1, floor,
+                  floor_divide, frac, isclose, isfinite, isinf, isnan, lerp, log10, log1p, log2,
+                  logaddexp, logical_and, logical_not, logical_or, logical_xor, reciprocal,
+                  remainder, round, rsqrt, sinh, square, tan, trunc)
 from .factories import (arange, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros,
                         zeros_like)
 from .gradcheck import GradcheckError, gradcheck

@@ -250,6 +250,13 @@ def dtype_of(dtype):
     return np.dtype(dtype)
 
 
+def warns(xp):
+    """Whether array module ``xp`` warns about floating point overflow as NumPy does (and
+    arrays computed on the host by NumPy). CuPy does not, and asking its arrays for a
+    value would wait for the device."""
+    return xp.__name__ != "cupy" and hasattr(xp, "errstate")
+
+
 def promote_types(a, b):
     """The smallest dtype both ``a`` and ``b`` cast to safely (NumPy's table, which
     within one kind is PyTorch's too)."""
@@ -308,6 +315,30 @@ def convert(value, target=None, dtype=None):
     if dtype is not None and array.dtype != np.dtype(dtype):
         array = array.astype(dtype)
     return array
+
+
+def erf(xp, x):
+    """Gauss's error function of the array ``x``, which NumPy lacks: SciPy's ufunc on the
+    host (imported on first use, so ``import minigrad`` does not load SciPy), CuPy's
+    ``cupyx.scipy.special.erf`` on the GPU. Other array types (the tests' device
+    stand-in) take SciPy's ufunc through NumPy's ``__array_ufunc__`` dispatch.
+
+    Parameters
+    ----------
+    xp : module
+        The array module ``x`` belongs to.
+    x : backend array, floating
+
+    Returns
+    -------
+    backend array
+        ``erf(x)``, of ``x``'s shape, dtype and backend.
+    """
+    if getattr(xp, "__name__", "") == "cupy":
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(x)
+    import scipy.special
+    return scipy.special.erf(x)
 
 
 def to_numpy(array):

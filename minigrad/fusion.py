@@ -320,10 +320,12 @@ class _Trace:
         self.read_values = False    # the function read a tensor's values into Python
 
     def follows(self, inputs):
-        """Whether an op on ``inputs`` computes from a traced value (so generated code
-        must compute it too, even when no gradient flows through it)."""
+        """Whether an op on ``inputs`` computes from a traced value or from a constant an
+        op made (so generated code must compute it too, even when no gradient flows
+        through it: a backward rule's zeros scaled by the next rule, say)."""
         for x in inputs:
-            if isinstance(x, Tensor) and (x.node is not None or id(x) in self.arguments):
+            if isinstance(x, Tensor) and (x.node is not None or id(x) in self.arguments
+                                          or id(x) in self.constants):
                 return True
         return False
 

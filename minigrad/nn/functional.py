@@ -1,8 +1,12 @@
-"""Functions on tensors used by layers: dropout, and (below) the losses."""
+"""Functions on tensors used by layers: dropout, the activations, and (below) the losses."""
 from __future__ import annotations
+
+import math
 
 from .. import backend as _backend
 from ..fusion import fuse
+from .. import ops as _ops
+from ..ops import erf, exp, expm1, log1p, log_softmax, sigmoid, softmax, tanh, where
 from ..tensor import Tensor
 
 
@@ -19,6 +23,218 @@ def dropout(x, p=0.5, training=True):
     generator = _backend.of(x.data).generator
     keep = generator.random(x.shape, dtype=x.dtype) >= p
     return x * Tensor(keep.astype(x.dtype) * (1.0 / (1.0 - p)))
+
+
+# --------------------------------------------------------------------------- activations
+# sigmoid, tanh, softmax and log_softmax are the engine's ops (imported above). The
+# others are compositions of engine ops, so their gradients (and gradients of gradients)
+# come from the engine; where a branch is not taken, its input is replaced first, so that
+# an overflow there cannot reach a value or a gradient. PyTorch's names and defaults;
+# ``inplace`` is accepted and the result is always a new tensor (the input is unchanged).
+
+def relu(input, inplace=False):
+    """``max(x, 0)``, the engine's :func:`minigrad.relu` with PyTorch's signature.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    return _ops.relu(input)
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+# Klambauer et al. 2017, "Self-Normalizing Neural Networks": the fixed point constants
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def gelu(input, approximate="none"):
+    """Hendrycks & Gimpel 2016: ``x * Phi(x)``, with ``Phi`` the standard normal CDF.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    approximate : "none" or "tanh"
+        ``"none"``: ``0.5 x (1 + erf(x / sqrt 2))``. ``"tanh"``:
+        ``0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))``.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    if approximate == "none":
+        return input * 0.5 * (1.0 + erf(input * _SQRT_HALF))
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (input + 0.044715 * input * input * input)
+        return input * 0.5 * (1.0 + tanh(inner))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``
+    (PyTorch's switch to the linear function, for stability).
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    beta : float
+    threshold : float
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    scaled = input * beta
+    linear = scaled > threshold
+    curved = log1p(exp(where(linear, 0.0, scaled))) / beta
+    return where(linear, input, curved)
+
+
+def silu(input, inplace=False):
+    """Elfwing et al. 2017 (swish): ``x * sigmoid(x)``.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    return input * sigmoid(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """Clevert et al. 2015: ``x`` for ``x > 0``, else ``alpha (exp(x) - 1)``.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    alpha : float
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    positive = input > 0
+    return where(positive, input, expm1(where(positive, 0.0, input)) * alpha)
+
+
+def selu(input, inplace=False):
+    """``scale * elu(x, alpha)`` with Klambauer et al.'s fixed constants
+    (``alpha ~ 1.6733``, ``scale ~ 1.0507``).
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """``x`` for ``x > 0``, else ``negative_slope * x``.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    negative_slope : float
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    return where(input > 0, input, input * negative_slope)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``x`` limited to ``[min_val, max_val]``; as PyTorch, the gradient is zero at the
+    bounds too (``clip`` lets it through there).
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    min_val, max_val : float
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not be above max_val "
+                         f"({max_val})")
+    return where(input >= max_val, max_val, where(input <= min_val, min_val, input))
+
+
+def hardsigmoid(input, inplace=False):
+    """``relu6(x + 3) / 6``: 0 for ``x <= -3``, 1 for ``x >= 3``, linear between (the
+    gradient 1/6 strictly inside only, as PyTorch).
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    return where(input >= 3.0, 1.0, where(input <= -3.0, 0.0, (input + 3.0) / 6.0))
+
+
+def mish(input, inplace=False):
+    """Misra 2019: ``x * tanh(softplus(x))``.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    return input * tanh(softplus(input))
+
+
+def logsigmoid(input):
+    """``log(sigmoid(x))`` computed as ``min(x, 0) - log1p(exp(-|x|))``, which neither
+    overflows nor loses the tail: ``logsigmoid(-100) = -100``, gradient ``sigmoid(-x)``.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+
+    Returns
+    -------
+    Tensor, ``input``'s shape
+    """
+    negative = input < 0
+    # -|x| written with where, so that the gradient at 0 is sigmoid(0) = 1/2 exactly
+    minus_abs = where(negative, input, -input)
+    return where(negative, input, 0.0) - log1p(exp(minus_abs))
 
 
 # --------------------------------------------------------------------------- losses

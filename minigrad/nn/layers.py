@@ -1,4 +1,4 @@
-"""Layers: Linear, Embedding, Dropout, LayerNorm, Sequential.
+"""Layers: Linear, Embedding, Dropout, LayerNorm, Sequential, and the activation modules.
 
 Each is a composition of engine ops, so its gradient comes from the engine. Parameters
 are made on the active backend and initialised from the seeded host generator (see
@@ -7,6 +7,7 @@ are made on the active backend and initialised from the seeded host generator (s
 from __future__ import annotations
 
 import math
+import warnings
 
 from .. import backend as _backend
 from ..factories import ones, zeros
@@ -227,3 +228,194 @@ class Sequential(Module):
 
     def __len__(self):
         return len(self._modules)
+
+
+# --------------------------------------------------------------------------- activations
+# Modules around the functions in :mod:`minigrad.nn.functional`, with PyTorch's
+# constructor arguments and reprs. ``inplace=True`` is accepted (and shown, as PyTorch
+# shows it); the result is always a new tensor and the input is left unchanged.
+
+class _Activation(Module):
+    """An activation module: its arguments are attributes (``m.negative_slope``, as in
+    PyTorch), ``forward(x)`` is ``function(x, **those attributes)``, and the repr lists
+    them (``inplace`` only when set, as PyTorch)."""
+    function = None
+    argument_names = ()
+    shows_arguments = True
+
+    def forward(self, input):
+        return type(self).function(input, **{k: getattr(self, k) for k in self.argument_names})
+
+    def extra_repr(self):
+        if not self.shows_arguments:
+            return ""
+        return ", ".join(f"{k}={getattr(self, k)!r}" for k in self.argument_names
+                         if k != "inplace" or self.inplace)
+
+
+def _activation(name, function, summary, parameters="", shows_arguments=True, **defaults):
+    """An :class:`_Activation` subclass taking ``defaults``' names, in order, as
+    PyTorch's constructor does."""
+    names = tuple(defaults)
+
+    def __init__(self, *args, **kwargs):
+        if len(args) > len(names):
+            raise TypeError(f"{name}() takes at most {len(names)} arguments "
+                            f"({', '.join(names) or 'none'}), got {len(args)}")
+        arguments = dict(defaults)
+        arguments.update(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in arguments:
+                raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+            arguments[key] = value
+        Module.__init__(self)
+        for key, value in arguments.items():
+            setattr(self, key, value)
+    doc = f"""{summary} (see :func:`minigrad.nn.functional.{function.__name__}`).
+
+    Parameters
+    ----------
+{parameters or "    None."}
+
+    Shapes
+    ------
+    Any shape; the result has the input's shape.
+    """
+    return type(name, (_Activation,), {
+        "__init__": __init__, "__doc__": doc, "function": staticmethod(function),
+        "argument_names": names, "shows_arguments": shows_arguments, "__module__": __name__})
+
+
+_INPLACE = """    inplace : bool
+        Accepted for PyTorch's signature; the result is a new tensor."""
+
+ReLU = _activation("ReLU", functional.relu, "``max(x, 0)``", _INPLACE, inplace=False)
+Tanh = _activation("Tanh", functional.tanh, "The hyperbolic tangent")
+Sigmoid = _activation("Sigmoid", functional.sigmoid, "``1 / (1 + exp(-x))``")
+GELU = _activation("GELU", functional.gelu, "``x * Phi(x)``", """    approximate : "none" or "tanh"
+        The exact form (with erf) or the tanh approximation.""", approximate="none")
+SiLU = _activation("SiLU", functional.silu, "``x * sigmoid(x)``", _INPLACE, inplace=False)
+ELU = _activation("ELU", functional.elu, "``x`` above 0, ``alpha (exp(x) - 1)`` below",
+                  "    alpha : float\n" + _INPLACE, alpha=1.0, inplace=False)
+LeakyReLU = _activation("LeakyReLU", functional.leaky_relu,
+                        "``x`` above 0, ``negative_slope * x`` below",
+                        "    negative_slope : float\n" + _INPLACE, negative_slope=0.01,
+                        inplace=False)
+Softplus = _activation("Softplus", functional.softplus, "``log(1 + exp(beta x)) / beta``",
+                       """    beta : float
+    threshold : float
+        Above it (in ``beta x``) the function is ``x`` itself.""", beta=1.0, threshold=20.0)
+Hardtanh = _activation("Hardtanh", functional.hardtanh, "``x`` limited to ``[min_val, max_val]``",
+                       "    min_val, max_val : float\n" + _INPLACE, min_val=-1.0, max_val=1.0,
+                       inplace=False)
+Mish = _activation("Mish", functional.mish, "``x * tanh(softplus(x))``", _INPLACE,
+                   inplace=False)
+LogSigmoid = _activation("LogSigmoid", functional.logsigmoid, "``log(sigmoid(x))``, stable")
+SELU = _activation("SELU", functional.selu, "The self-normalising ``scale * elu(x, alpha)``",
+                   _INPLACE, inplace=False)
+# PyTorch's Hardsigmoid shows no arguments, even inplace=True
+Hardsigmoid = _activation("Hardsigmoid", functional.hardsigmoid, "``relu6(x + 3) / 6``",
+                          _INPLACE, shows_arguments=False, inplace=False)
+
+
+def _softmax_dim(dim, ndim, name):
+    """PyTorch's implicit choice when ``dim`` is None (deprecated there, and warned
+    about here too): 0 for 0-, 1- and 3-D input, else 1."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"{name}: implicit dimension choice (dim=None) is deprecated, as in "
+                  f"PyTorch; pass dim", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class Softmax(Module):
+    """``exp(x) / sum(exp(x))`` along ``dim``.
+
+    Parameters
+    ----------
+    dim : int, optional
+        The axis that sums to 1. None picks PyTorch's legacy default (0 for 0-, 1- and
+        3-D input, else 1) with a warning.
+
+    Shapes
+    ------
+    Any shape; the result has the input's shape.
+    """
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return functional.softmax(input, axis=_softmax_dim(self.dim, input.ndim, "Softmax"))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """``x - logsumexp(x)`` along ``dim``.
+
+    Parameters
+    ----------
+    dim : int, optional
+        As :class:`Softmax`.
+
+    Shapes
+    ------
+    Any shape; the result has the input's shape.
+    """
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return functional.log_softmax(input, axis=_softmax_dim(self.dim, input.ndim,
+                                                               "LogSoftmax"))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Identity(Module):
+    """Returns its input; any constructor arguments are ignored, as in PyTorch.
+
+    Shapes
+    ------
+    Any shape; the result is the input itself.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Flatten(Module):
+    """Axes ``start_dim`` to ``end_dim`` (both included) joined into one
+    (:meth:`Tensor.flatten`).
+
+    Parameters
+    ----------
+    start_dim : int
+        By default 1, so the batch axis is kept.
+    end_dim : int
+
+    Shapes
+    ------
+    ``(*before, n_start, ..., n_end, *after)`` to
+    ``(*before, n_start * ... * n_end, *after)``.
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input):
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -37,6 +37,22 @@ for _name, _op in {
     setattr(Tensor, _name, _op)
 
 
+# issue 14: pointwise ops (after the table above, so that `/` stays arithmetic's div and
+# this module's `div` is the one taking rounding_mode=)
+from .pointwise import (tan, sinh, cosh, asin, acos, atan, atan2, log1p, expm1, log2, log10,
+                        exp2, rsqrt, reciprocal, square, floor, ceil, round, trunc, frac, erf,
+                        remainder, floor_divide, div, isnan, isinf, isfinite, isclose,
+                        allclose, logical_or, logical_not, logical_xor, lerp, logaddexp)
+
+for _op in (tan, sinh, cosh, asin, acos, atan, atan2, log1p, expm1, log2, log10, exp2, rsqrt,
+            reciprocal, square, floor, ceil, round, trunc, frac, erf, remainder, floor_divide,
+            div, isnan, isinf, isfinite, isclose, allclose, logical_and, logical_or,
+            logical_not, logical_xor, lerp, logaddexp):
+    setattr(Tensor, _op.__name__, _op)
+Tensor.__mod__, Tensor.__rmod__ = remainder, _reflected(remainder)
+Tensor.__floordiv__, Tensor.__rfloordiv__ = floor_divide, _reflected(floor_divide)
+
+
 def _cast(dtype, name):
     def cast(self):
         return astype(self, dtype)

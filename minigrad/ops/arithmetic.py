@@ -60,9 +60,9 @@ def operands(a, b, op):
     elif isinstance(a if isinstance(b, Tensor) else b, float):
         # a Python float meets an integer or bool tensor: the default float dtype
         if isinstance(a, Tensor):
-            a = floating(a)
+            a = floating(a, op)
         else:
-            b = floating(b)
+            b = floating(b, op)
     return a, b, (a.data if isinstance(a, Tensor) else a), (b.data if isinstance(b, Tensor) else b)
 
 
@@ -100,9 +100,12 @@ def cast(x, dtype):
     return astype(x, dtype)
 
 
-def floating(x):
+def floating(x, op="cast"):
     """``x`` itself when it is floating, else ``x`` as the default float dtype (as
-    PyTorch's float ops treat integer and bool tensors)."""
+    PyTorch's floating functions treat integer and bool tensors; NumPy would give
+    float64). Anything but a tensor is a ``TypeError`` naming ``op``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     return x if x.dtype.kind == "f" else cast(x, _backend.DEFAULT_FLOAT)
 
 
@@ -175,7 +178,7 @@ def div(a, b):
     """``a / b``, true division: integers divide to the default float dtype."""
     a, b, x, y = operands(a, b, "div")
     if _integral(a) and _integral(b):
-        a, b, x, y = operands(*(floating(v) if isinstance(v, Tensor) else float(v)
+        a, b, x, y = operands(*(floating(v, "div") if isinstance(v, Tensor) else float(v)
                                 for v in (a, b)), "div")
     try:
         out = x / y

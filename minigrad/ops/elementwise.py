@@ -15,8 +15,8 @@ from .. import backend as _backend
 from ..tensor import Tensor, constant, kernel, output_ref, record, ufunc_kernel
 from .arithmetic import failure, floating, needs_grad, operands, reduce_to_shape, shape_error
 
-EXP, LOG, SQRT, ABS, TANH, SIN, COS, SIGN = (ufunc_kernel(name) for name in (
-    "exp", "log", "sqrt", "absolute", "tanh", "sin", "cos", "sign"))
+EXP, LOG, SQRT, ABS, TANH, SIN, COS = (ufunc_kernel(name) for name in (
+    "exp", "log", "sqrt", "absolute", "tanh", "sin", "cos"))
 
 
 def _output(ref, data):
@@ -25,7 +25,7 @@ def _output(ref, data):
 
 
 def exp(x):
-    x = floating(x)
+    x = floating(x, "exp")
     y = x.xp.exp(x.data)
 
     def backward(grad):
@@ -36,14 +36,14 @@ def exp(x):
 
 
 def log(x):
-    x = floating(x)
+    x = floating(x, "log")
     def backward(grad):
         return (grad / x,)
     return record(x.xp.log(x.data), (x,), backward, "log", LOG)
 
 
 def sqrt(x):
-    x = floating(x)
+    x = floating(x, "sqrt")
     y = x.xp.sqrt(x.data)
 
     def backward(grad):
@@ -60,30 +60,69 @@ def abs(x):
 
 
 def sign(x):
-    """-1, 0 or 1 by the sign of each element (NaN stays NaN); its gradient is zero."""
+    """-1, 0 or 1 by the sign of each element; its gradient is zero.
+
+    NaN gives 0, as in PyTorch (NumPy's ``sign`` keeps NaN); so does the gradient of
+    :func:`abs` at NaN, which is ``grad * sign(x)``.
+
+    Parameters
+    ----------
+    x : Tensor, any shape and dtype
+
+    Returns
+    -------
+    Tensor, ``x``'s shape and dtype
+    """
     def backward(grad):
         return (constant(grad.xp.zeros(x.shape, dtype=grad.dtype)),)
-    return record(x.xp.sign(x.data), (x,), backward, "sign", SIGN)
+    return record(sign_values(x.xp, x.data), (x,), backward, "sign", sign_values)
+
+
+@kernel
+def sign_values(xp, x):
+    """:func:`sign`'s kernel: NumPy's ``sign`` with NaN mapped to 0."""
+    out = xp.sign(x)
+    return xp.where(xp.isnan(x), 0, out) if out.dtype.kind == "f" else out
 
 
 def sin(x):
-    """Elementwise sine."""
-    x = floating(x)
+    """Elementwise sine.
+
+    Parameters
+    ----------
+    x : Tensor, any shape (integers become the default float dtype, as in PyTorch)
+
+    Returns
+    -------
+    Tensor, ``x``'s shape
+    """
+    x = floating(x, "sin")
+
     def backward(grad):
         return (grad * cos(x),)             # d sin x = cos x dx
     return record(x.xp.sin(x.data), (x,), backward, "sin", SIN)
 
 
 def cos(x):
-    """Elementwise cosine."""
-    x = floating(x)
+    """Elementwise cosine.
+
+    Parameters
+    ----------
+    x : Tensor, any shape (integers become the default float dtype, as in PyTorch)
+
+    Returns
+    -------
+    Tensor, ``x``'s shape
+    """
+    x = floating(x, "cos")
+
     def backward(grad):
         return (-grad * sin(x),)            # d cos x = -sin x dx
     return record(x.xp.cos(x.data), (x,), backward, "cos", COS)
 
 
 def tanh(x):
-    x = floating(x)
+    x = floating(x, "tanh")
     y = x.xp.tanh(x.data)
 
     def backward(grad):
@@ -115,7 +154,7 @@ def tanh_derivative_values(xp, grad, t):
 
 
 def sigmoid(x):
-    x = floating(x)
+    x = floating(x, "sigmoid")
     y = sigmoid_values(x.xp, x.data)
 
     def backward(grad):
@@ -129,20 +168,23 @@ def sigmoid(x):
 def sigmoid_values(xp, x):
     """The arrays behind :func:`sigmoid` (fused functions call it too).
 
-    sigmoid(x) = 1 / (1 + exp(-x)), accurate to a few ulp over the whole range (the
-    shorter (1 + tanh(x / 2)) / 2 cancels for negative x: it is 0 below -17 in float32).
-    exp(-x) is capped where it would overflow, so no overflow warning is raised: the
-    result there is far below the smallest normal number anyway."""
+    sigmoid(x) = 1 / (1 + exp(-x)): accurate to a few ulp over the whole range (the
+    shorter (1 + tanh(x / 2)) / 2 cancels for negative x: it is 0 below -17 in float32),
+    and exactly 0 where exp(-x) overflows to inf, as PyTorch's. NumPy would warn about
+    that overflow, so where it happens it is silenced; looking costs one max."""
     y = xp.negative(x, out=xp.empty_like(x))     # stays an array at 0-d
-    xp.minimum(y, _EXP_LIMIT.get(y.dtype.char, 80.0), out=y)
-    xp.exp(y, out=y)
+    if _backend.warns(xp) and y.size and y.max() > _EXP_LIMIT.get(y.dtype.char, 80.0):
+        with xp.errstate(over="ignore"):
+            xp.exp(y, out=y)
+    else:
+        xp.exp(y, out=y)
     y += 1
     xp.reciprocal(y, out=y)
     return y
 
 
-# exp(limit) is finite for each float type (float16 tops out at 65504, exp(11) = 59874)
-_EXP_LIMIT = {"e": 11.0, "f": 88.0, "d": 709.0}
+# the largest y whose exp(y) is finite, for each float type
+_EXP_LIMIT = {"e": 11.0, "f": 88.7, "d": 709.7}
 
 
 def sigmoid_derivative(grad, s):

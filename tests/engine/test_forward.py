@@ -135,9 +135,7 @@ def _quiet(fn):
 def test_exp_family_is_stable_for_large_inputs(dtype):
     big = mg.tensor([1e4, -1e4, 0.0, 3e4], dtype=dtype)
     sig = _quiet(lambda: mg.sigmoid(big)).numpy()
-    # far below the overflow point of exp the result is tiny, not the denormal or 0 that
-    # an exact sigmoid rounds to (docs/from_pytorch.md)
-    np.testing.assert_allclose(sig, [1.0, 0.0, 0.5, 1.0], atol=1e-37)
+    np.testing.assert_allclose(sig, [1.0, 0.0, 0.5, 1.0])
     rows = mg.tensor([[1e4, -1e4, 1e4], [-1e4, -2e4, -1e4]], dtype=dtype)
     soft = _quiet(lambda: mg.softmax(rows)).numpy()
     np.testing.assert_allclose(soft, [[0.5, 0.0, 0.5], [0.5, 0.0, 0.5]])
