@@ -18,7 +18,8 @@ from .ops import (abs, astype, broadcast_to, cat, chunk, clamp, clip, clone, con
                   minimum, permute, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
                   squeeze, stack, sum, swapaxes, tanh, transpose, unbind, unsqueeze, var, view,
                   where)
-from .factories import (arange, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros,
+from .factories import (arange, empty, eye, from_numpy, full, full_like, linspace, ones,
+                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                         zeros_like)
 from .gradcheck import GradcheckError, gradcheck
 from .fusion import fuse, unfused
