@@ -403,10 +403,9 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     positions = _index_shape(input)
     logits = _classes_last(input)
     classes = logits.shape[1]
-    target_dtype = target.dtype if isinstance(target, Tensor) else \
-        getattr(target, "dtype", None)
-    if target_dtype is not None and target_dtype.kind == "f" and \
-            tuple(target.shape) == tuple(input.shape):
+    if not isinstance(target, Tensor):
+        target = _backend.convert(target, _backend.of(input.data))
+    if target.dtype.kind == "f" and tuple(target.shape) == tuple(input.shape):
         return _soft_cross_entropy(logits, target, input, weight, ignore_index, reduction,
                                    label_smoothing, positions)
     target = _class_indices(input, target, op).reshape(-1)

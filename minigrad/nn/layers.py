@@ -246,6 +246,7 @@ class _Loss(Module):
         return {"reduction": self.reduction}
 
     def forward(self, input, target):
+        """The loss of ``input`` against ``target`` with this module's options."""
         return type(self).function(input, target, **self._options())
 
     def extra_repr(self):
