@@ -300,15 +300,36 @@ class Module:
         return self
 
     def float(self):
-        """Cast every parameter to ``float32`` in place; returns ``self``."""
+        """Cast every parameter (and gradient) to ``float32`` in place, as PyTorch's
+        ``module.float()``.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
         return self.to(_backend.float32)
 
     def double(self):
-        """Cast every parameter to ``float64`` in place; returns ``self``."""
+        """Cast every parameter (and gradient) to ``float64`` in place, as PyTorch's
+        ``module.double()``.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
         return self.to(_backend.float64)
 
     def half(self):
-        """Cast every parameter to ``float16`` in place; returns ``self``."""
+        """Cast every parameter (and gradient) to ``float16`` in place, as PyTorch's
+        ``module.half()``.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
         return self.to("float16")
 
     def __repr__(self):

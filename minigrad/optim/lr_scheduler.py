@@ -104,7 +104,13 @@ class LRScheduler:
         self._is_initial = False
 
     def get_lr(self):
-        """The learning rates of the step being taken, one per param group."""
+        """The learning rates of the step being taken.
+
+        Returns
+        -------
+        list of float
+            One per param group.
+        """
         raise NotImplementedError
 
     def _current_lrs(self):
@@ -112,7 +118,12 @@ class LRScheduler:
 
     def step(self):
         """Move to the next step: ``last_epoch + 1``, its rates written into the
-        optimizer's param groups. Call it after ``optimizer.step()``."""
+        optimizer's param groups. Call it after ``optimizer.step()``.
+
+        Returns
+        -------
+        None
+        """
         self._step_count += 1
         self.last_epoch += 1
         rates = self.get_lr()
@@ -125,7 +136,13 @@ class LRScheduler:
         self._last_lr = self._current_lrs()
 
     def get_last_lr(self):
-        """The learning rates the last step set, one per param group (a list of float)."""
+        """The learning rates the last step set.
+
+        Returns
+        -------
+        list of float
+            One per param group (a copy).
+        """
         return list(self._last_lr)
 
     def state_dict(self):
@@ -511,8 +528,18 @@ class ReduceLROnPlateau(LRScheduler):
         self.num_bad_epochs = 0
 
     def step(self, metrics):
-        """Count one step with the metric ``metrics`` (a number), reducing the rates
-        when it has not improved for more than ``patience`` steps."""
+        """Count one step with the metric, reducing the rates when it has not improved
+        for more than ``patience`` steps.
+
+        Parameters
+        ----------
+        metrics : float, or a one-element Tensor
+            The value watched (a validation loss, say).
+
+        Returns
+        -------
+        None
+        """
         current = float(metrics)
         self.last_epoch += 1
         if self._is_better(current):
