@@ -294,11 +294,15 @@ def _negative_log_likelihood(log_probs, target, weight, ignore_index, reduction,
     counted = target != ignore_index if ignore_index is not None else \
         xp.ones(target.shape, dtype=bool)
     picked = xp.where(counted, target, 0)
-    if picked.size and (int(picked.min()) < 0 or int(picked.max()) >= classes):
-        bad = int(picked.min()) if int(picked.min()) < 0 else int(picked.max())
-        raise IndexError(f"{op}: target {bad} is out of bounds: class indices must lie "
-                         f"in [0, {classes}) or equal ignore_index ({ignore_index})")
-    everything_counted = bool(counted.all())
+    count, low, high = 0, 0, 0
+    if rows:     # one read off the device for the count and the range check
+        count, low, high = (int(v) for v in _backend.of(target).to_host(
+            xp.stack([counted.sum(), picked.min(), picked.max()])))
+    if low < 0 or high >= classes:
+        raise IndexError(f"{op}: target {low if low < 0 else high} is out of bounds: class "
+                         f"indices must lie in [0, {classes}) or equal ignore_index "
+                         f"({ignore_index})")
+    everything_counted = count == rows
     # Pick each row's target log-probability by integer indexing. Measured against a
     # one-hot (M, C) mask for M = 3200, C = 100 on NumPy: indexing is ~15% faster for
     # forward + backward, as the mask costs two more passes over (M, C).
@@ -319,7 +323,7 @@ def _negative_log_likelihood(log_probs, target, weight, ignore_index, reduction,
         return _reduce(loss, reduction)
     if weight is None and everything_counted:
         return loss.mean() if rows else loss.sum() * float("nan")
-    total = float(row_weight.sum()) if weight is not None else float(counted.sum())
+    total = float(row_weight.sum()) if weight is not None else count
     return loss.sum() * (1.0 / total if total else float("nan"))
 
 
