@@ -22,7 +22,8 @@ from .ops import (acos, allclose, asin, atan, atan2, ceil, cosh, div, erf, exp2,
                   floor_divide, frac, isclose, isfinite, isinf, isnan, lerp, log10, log1p, log2,
                   logaddexp, logical_and, logical_not, logical_or, logical_xor, reciprocal,
                   remainder, round, rsqrt, sinh, square, tan, trunc)
-from .factories import (arange, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros,
+from .factories import (arange, empty, eye, from_numpy, full, full_like, linspace, ones,
+                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                         zeros_like)
 from .gradcheck import GradcheckError, gradcheck
 from .fusion import fuse, unfused

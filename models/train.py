@@ -18,10 +18,11 @@ unless ``--overwrite`` says so.
 What is guaranteed (see also :data:`GUARANTEES`, printed by ``--help``):
 
 - The checkpoint holds the full configuration, the step, the parameters, the optimizer's
-  state, the position of the data stream (the NumPy generator's state, or the text
-  position and the carried state for the language model), the engine's generator and
-  the bookkeeping of the log; it is replaced atomically and verified to the byte when
-  read, so it is always the last good one.
+  state, the learning-rate schedule's state (``--lr-schedule``), the position of the
+  data stream (the NumPy generator's state, or the text position and the carried state
+  for the language model), the engine's generator and the bookkeeping of the log; it is
+  replaced atomically and verified to the byte when read, so it is always the last good
+  one.
 - ``--resume`` continues from it: a run killed at any moment (even mid-save) and resumed
   ends bit for bit where an uninterrupted run with the same configuration ends (on the
   same backend and number of BLAS threads), with the same metrics log (records written
@@ -74,6 +75,8 @@ EXIT_CODES = {
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); the last good checkpoint is kept",
 }
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+#: learning-rate schedules over the run's step budget (``mg.optim.lr_scheduler``)
+LR_SCHEDULES = ("constant", "cosine", "onecycle")
 
 #: options a resumed run may change (they do not change what is computed, except the
 #: step budget, which only says where to stop); the others are the run's configuration
@@ -89,8 +92,9 @@ CHECKPOINT_KEYS = ("format", "config", "step", "model", "optimizer", "stream", "
 #: what --help says is guaranteed
 GUARANTEES = """\
 guarantees:
-  checkpoint.npz holds the configuration, step, parameters, optimizer state, data-stream
-  position and generator states; it is replaced atomically and verified when read.
+  checkpoint.npz holds the configuration, step, parameters, optimizer and lr-schedule
+  state, data-stream position and generator states; it is replaced atomically and
+  verified when read.
   --resume continues it bit for bit: a run killed at any moment ends exactly as an
   uninterrupted one, metrics.jsonl included (on the same backend and --threads).
   Without a checkpoint, --resume starts the run in config.json from step 0. Only
@@ -177,6 +181,10 @@ def build_parser():
     add("--batch-size", "--batch", type=_count(1), dest="batch_size")
     add("--lr", type=_number(0.0, exclusive=True), help="learning rate (task default)")
     add("--optimizer", choices=OPTIMIZERS, help="default: adam")
+    add("--lr-schedule", choices=LR_SCHEDULES,
+        help="constant (default); cosine: CosineAnnealingLR from --lr down to 0; onecycle: "
+             "OneCycleLR up to --lr and down, cycling momentum; both span the step budget "
+             "the run started with, and the rate stays at its last value after it")
     add("--clip", type=_number(0.0), help="clip the gradient norm to this (0: no clipping)")
     add("--forget-bias", type=_number(), help="added to the forget-gate bias of LSTM kinds "
                                           "(default 1.0)")
@@ -218,6 +226,7 @@ def build_parser():
 
 
 GLOBAL_DEFAULTS = dict(task="adding", cell="lstm", num_layers=1, optimizer="adam",
+                       lr_schedule="constant",
                        forget_bias=1.0, log_every=50, seed=0, backend="numpy",
                        early_stop=True, plots=True, threads=1, explode=1e3,
                        sample_chars=300, temperature=0.8, quiet=False, stop_after=None,
@@ -236,6 +245,8 @@ def resolve_config(args):
     config.update(given)
     if config.get("checkpoint_every") is None:
         config["checkpoint_every"] = config["eval_every"]
+    # a schedule spans the budget the run starts with (--steps may change on resume)
+    config["schedule_steps"] = config["steps"]
     if not config.get("out"):
         config["out"] = str(Path("runs") / f"{task_name}-{_safe(config['cell'])}")
     return config
@@ -263,6 +274,18 @@ def make_optimizer(name, params, lr):
     if name == "sgd":
         return mg.optim.SGD(params, lr=lr, momentum=0.9)
     raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+
+
+def make_schedule(name, optimizer, steps):
+    """The learning-rate schedule ``name`` over ``steps`` steps, or None (constant)."""
+    schedules = mg.optim.lr_scheduler
+    if name == "constant":
+        return None
+    if name == "cosine":
+        return schedules.CosineAnnealingLR(optimizer, T_max=steps)
+    if name == "onecycle":
+        return schedules.OneCycleLR(optimizer, max_lr=optimizer.lr, total_steps=steps)
+    raise ValueError(f"unknown lr schedule {name!r}: choose one of {', '.join(LR_SCHEDULES)}")
 
 
 def count_parameters(model):
@@ -559,6 +582,10 @@ def _train(config, resume):
     model = task.build_model(config["cell"], config["hidden_size"], config["num_layers"],
                              config["forget_bias"])
     optimizer = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    # (configurations written before schedules existed have none)
+    config.setdefault("lr_schedule", "constant")
+    config.setdefault("schedule_steps", config["steps"])
+    schedule = make_schedule(config["lr_schedule"], optimizer, config["schedule_steps"])
     stream = task.train_stream([config["seed"], 100], config["batch_size"])
     # what a resumed run starts from (the test hook never carries over)
     public_config = dict(config)
@@ -571,6 +598,11 @@ def _train(config, resume):
         try:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
+            if schedule is not None:
+                if saved.get("schedule") is None:
+                    raise ValueError(f"it holds no state of the {config['lr_schedule']} "
+                                     f"schedule")
+                schedule.load_state_dict(saved["schedule"])
             stream.load_state_dict(saved["stream"])
             _set_generator_state(saved["generator"])
             state["step"] = int(saved["step"])
@@ -595,6 +627,7 @@ def _train(config, resume):
         mg.save({"format": "minigrad-train", "config": json.dumps(public_config),
                  "step": state["step"], "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "stream": stream.state_dict(),
+                 "schedule": None if schedule is None else schedule.state_dict(),
                  "generator": _generator_state(), "carry": state_arrays(state["carry"]),
                  "first_loss": state["first_loss"], "solved_at": state["solved_at"],
                  "window": state["window"], "train_seconds": state["train_seconds"],
@@ -634,6 +667,8 @@ def _train(config, resume):
             if not math.isfinite(grad_norm):
                 raise Diverged(f"the gradient norm is {grad_norm} at step {state['step'] + 1}")
             optimizer.step()
+            if schedule is not None and state["step"] < config["schedule_steps"]:
+                schedule.step()
             state["carry"] = detach_state(carry)
             state["step"] += 1
             step = state["step"]
@@ -648,6 +683,7 @@ def _train(config, resume):
                 record = {"kind": "train", "step": step,
                           "sequences": step * config["batch_size"],
                           "loss": window[0] / window[2], "grad_norm": window[1] / window[2],
+                          "lr": optimizer.lr,
                           "seconds_per_step": state["train_seconds"] / step}
                 log.record(record)
                 if log.bar is None:

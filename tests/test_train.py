@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import minigrad as mg
 from models import compare, train
@@ -109,6 +110,42 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(tmp_path, task, extra
     assert _without_timing(_records(whole, "eval")) == _without_timing(_records(broken, "eval"))
     assert _without_timing(_records(whole, "train")) == \
         _without_timing(_records(broken, "train"))
+
+
+@pytest.mark.parametrize("schedule, optimizer, torch_schedule", [
+    ("cosine", "adam", lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, 20)),
+    ("onecycle", "sgd", lambda opt: torch.optim.lr_scheduler.OneCycleLR(
+        opt, 0.01, total_steps=20)),
+])
+def test_a_scheduled_run_resumes_its_schedule_and_follows_torch(tmp_path, schedule, optimizer,
+                                                                 torch_schedule):
+    common = ["--task", "adding", *TINY, "--steps", "20", "--checkpoint-every", "4",
+              "--no-plots", "--quiet", "--lr", "0.01", "--optimizer", optimizer,
+              "--lr-schedule", schedule, "--log-every", "1"]
+    whole = tmp_path / "whole"
+    assert train.main([*common, "--out", str(whole)]) == 0
+    broken = tmp_path / "broken"
+    assert train.main([*common, "--out", str(broken), "--stop-after", "14"]) == 0
+    assert mg.load(broken / "checkpoint.npz")["schedule"]["last_epoch"] == 12
+    assert train.main(["--out", str(broken), "--resume"]) == 0
+    _same_run(whole, broken)
+    # the rate after each step is PyTorch's (its momentum too, for the one-cycle)
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([parameter], lr=0.01, momentum=0.9) if optimizer == "sgd" else \
+        torch.optim.Adam([parameter], lr=0.01)
+    reference = torch_schedule(opt)
+    expected = []
+    for _ in range(20):
+        opt.step()
+        reference.step()
+        expected.append(opt.param_groups[0]["lr"])
+    assert [r["lr"] for r in _records(whole, "train")] == expected
+    group = mg.load(whole / "checkpoint.npz")["optimizer"]["param_groups"][0]
+    momentum = "betas" if optimizer == "adam" else "momentum"
+    assert group[momentum] == opt.param_groups[0][momentum]
+    # a larger step budget on resume: the schedule has ended, the rate stays
+    assert train.main(["--out", str(whole), "--resume", "--steps", "25"]) == 0
+    assert [r["lr"] for r in _records(whole, "train")][20:] == [expected[-1]] * 5
 
 
 def test_resume_without_a_checkpoint_starts_fresh(tmp_path, capsys):
@@ -237,6 +274,7 @@ def _same_run(a, b):
     assert ca["model"].keys() == cb["model"].keys()
     for name, value in ca["model"].items():
         assert value.tobytes() == cb["model"][name].tobytes(), name
+    assert ca["schedule"] == cb["schedule"]
     for kind in ("train", "eval"):
         assert _without_timing(_records(a, kind)) == _without_timing(_records(b, kind)), kind
 
@@ -357,7 +395,7 @@ def test_stale_temporary_files_of_killed_saves_are_removed(tmp_path, capsys, who
 
 ROOT = Path(__file__).resolve().parent.parent
 KILL_RUN = ["--task", "adding", *TINY, "--steps", "120", "--checkpoint-every", "1",
-            "--no-plots", "--quiet"]
+            "--no-plots", "--quiet", "--lr-schedule", "onecycle"]   # (the most state)
 # Kill the run at its n-th fsync: mg.save calls fsync twice per save (the temporary file,
 # written in full but not yet renamed; then the folder, after the rename), so this is a
 # kill -9 in the middle of a checkpoint write.

@@ -1,4 +1,5 @@
-"""Layers: Linear, Embedding, Dropout, LayerNorm, Sequential, and the activation modules.
+"""Layers: Linear, Embedding, Dropout, LayerNorm, Sequential, the activation modules and
+the loss modules.
 
 Each is a composition of engine ops, so its gradient comes from the engine. Parameters
 are made on the active backend and initialised from the seeded host generator (see
@@ -419,3 +420,205 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+# --------------------------------------------------------------------------- losses
+# Modules holding a loss's options, calling the function in mg.nn.functional (PyTorch's
+# classes, without the deprecated size_average and reduce).
+
+class _Loss(Module):
+    """A loss module: ``loss(input, target)`` calls its function with its options."""
+    function = None
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        functional._check_reduction(reduction, type(self).__name__)
+        self.reduction = reduction
+
+    def _options(self):
+        return {"reduction": self.reduction}
+
+    def forward(self, input, target):
+        """The loss of ``input`` against ``target`` with this module's options."""
+        return type(self).function(input, target, **self._options())
+
+    def extra_repr(self):
+        return ", ".join(f"{key}={value!r}" for key, value in self._options().items()
+                         if not hasattr(value, "shape"))
+
+
+class MSELoss(_Loss):
+    """:func:`~minigrad.nn.functional.mse_loss` as a module.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+
+    Shapes
+    ------
+    ``input`` and ``target`` of one shape; the result is () (``'none'``: that shape).
+    """
+    function = staticmethod(functional.mse_loss)
+
+
+class L1Loss(_Loss):
+    """:func:`~minigrad.nn.functional.l1_loss` as a module.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+
+    Shapes
+    ------
+    ``input`` and ``target`` of one shape; the result is () (``'none'``: that shape).
+    """
+    function = staticmethod(functional.l1_loss)
+
+
+class SmoothL1Loss(_Loss):
+    """:func:`~minigrad.nn.functional.smooth_l1_loss` as a module.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+    beta : float >= 0
+
+    Shapes
+    ------
+    ``input`` and ``target`` of one shape; the result is () (``'none'``: that shape).
+    """
+    function = staticmethod(functional.smooth_l1_loss)
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def _options(self):
+        return {"reduction": self.reduction, "beta": self.beta}
+
+
+class HuberLoss(_Loss):
+    """:func:`~minigrad.nn.functional.huber_loss` as a module.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+    delta : float > 0
+
+    Shapes
+    ------
+    ``input`` and ``target`` of one shape; the result is () (``'none'``: that shape).
+    """
+    function = staticmethod(functional.huber_loss)
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def _options(self):
+        return {"reduction": self.reduction, "delta": self.delta}
+
+
+class NLLLoss(_Loss):
+    """:func:`~minigrad.nn.functional.nll_loss` as a module.
+
+    Parameters
+    ----------
+    weight : Tensor or array, shape (C,), optional
+    ignore_index : int or None
+    reduction : {'mean', 'sum', 'none'}
+
+    Shapes
+    ------
+    ``input`` (N, C) or (N, C, d1, ...) log-probabilities, ``target`` (N,) or
+    (N, d1, ...) class indices; the result is () (``'none'``: the target's shape).
+    """
+    function = staticmethod(functional.nll_loss)
+
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self.weight = weight
+        self.ignore_index = ignore_index
+
+    def _options(self):
+        return {"weight": self.weight, "ignore_index": self.ignore_index,
+                "reduction": self.reduction}
+
+
+class CrossEntropyLoss(_Loss):
+    """:func:`~minigrad.nn.functional.cross_entropy` as a module.
+
+    Parameters
+    ----------
+    weight : Tensor or array, shape (C,), optional
+    ignore_index : int or None
+    reduction : {'mean', 'sum', 'none'}
+    label_smoothing : float in [0, 1]
+
+    Shapes
+    ------
+    ``input`` (N, C) or (N, C, d1, ...) logits; ``target`` (N,) or (N, d1, ...) class
+    indices, or probabilities of the input's shape; the result is () (``'none'``:
+    (N, d1, ...)).
+    """
+    function = staticmethod(functional.cross_entropy)
+
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(reduction)
+        self.weight = weight
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def _options(self):
+        return {"weight": self.weight, "ignore_index": self.ignore_index,
+                "reduction": self.reduction, "label_smoothing": self.label_smoothing}
+
+
+class BCELoss(_Loss):
+    """:func:`~minigrad.nn.functional.binary_cross_entropy` as a module.
+
+    Parameters
+    ----------
+    weight : Tensor or array, broadcastable to the input's shape, optional
+    reduction : {'mean', 'sum', 'none'}
+
+    Shapes
+    ------
+    ``input`` (probabilities) and ``target`` of one shape; the result is ()
+    (``'none'``: that shape).
+    """
+    function = staticmethod(functional.binary_cross_entropy)
+
+    def __init__(self, weight=None, *, reduction="mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def _options(self):
+        return {"weight": self.weight, "reduction": self.reduction}
+
+
+class BCEWithLogitsLoss(_Loss):
+    """:func:`~minigrad.nn.functional.binary_cross_entropy_with_logits` as a module.
+
+    Parameters
+    ----------
+    weight : Tensor or array, broadcastable to the input's shape, optional
+    reduction : {'mean', 'sum', 'none'}
+    pos_weight : Tensor or array, broadcastable to the input's shape, optional
+
+    Shapes
+    ------
+    ``input`` (logits) and ``target`` of one shape; the result is () (``'none'``: that
+    shape).
+    """
+    function = staticmethod(functional.binary_cross_entropy_with_logits)
+
+    def __init__(self, weight=None, *, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight = weight
+        self.pos_weight = pos_weight
+
+    def _options(self):
+        return {"weight": self.weight, "reduction": self.reduction,
+                "pos_weight": self.pos_weight}

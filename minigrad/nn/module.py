@@ -250,14 +250,87 @@ class Module:
             param.data = array if target.name == "numpy" else target.from_host(array)
         return self
 
-    def to(self, backend):
-        """Move every parameter to ``backend`` (``"numpy"``/``"cupy"``), in place."""
-        target = _backend.get(backend)
+    def to(self, *targets, dtype=None, backend=None, device=None):
+        """Move every parameter to a backend and/or cast it to a floating dtype, in place,
+        as PyTorch's ``module.to``: each stays the same :class:`Parameter` object (so
+        optimizers and tied weights follow), with its gradient moved and cast too.
+
+        Parameters
+        ----------
+        *targets : str or dtype
+            A backend name (``"numpy"``, ``"cupy"``, ``"cpu"``, ``"gpu"``), a floating
+            dtype, or one of each: ``model.to("cupy")``, ``model.to(mg.float64)``,
+            ``model.to("cupy", mg.float64)``.
+        dtype : dtype, optional
+        backend, device : str, optional
+            The backend as a keyword (``device`` is PyTorch's name for it).
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
+        name = type(self).__name__
+        if backend is not None and device is not None:
+            raise TypeError(f"{name}.to: got both backend= and device=; give one")
+        backend = backend if backend is not None else device
+        for target in targets:
+            if _backend.is_name(target):
+                if backend is not None and backend != target:
+                    raise TypeError(f"{name}.to: more than one backend in {targets}")
+                backend = target
+            elif dtype is not None:
+                raise TypeError(f"{name}.to: more than one dtype in {targets}")
+            else:
+                dtype = target
+        if dtype is not None:
+            try:
+                dtype = _backend.dtype_of(dtype)
+            except TypeError:
+                raise TypeError(f"{name}.to: expected a backend name ('numpy', 'cupy', "
+                                f"'cpu', 'gpu') or a floating dtype, got {dtype!r}") from None
+            if dtype.kind != "f":
+                raise TypeError(f"{name}.to: the dtype must be floating (parameters "
+                                f"require grad), got {dtype}")
+        target = _backend.get(backend) if backend is not None else None
         for param in self.parameters():
-            param.data = _backend.convert(param.data, target)
+            param.data = _converted(param.data, target, dtype)
             if param.grad is not None:
-                param.grad = Tensor(_backend.convert(param.grad.data, target))
+                param.grad = Tensor(_converted(param.grad.data, target, dtype))
         return self
+
+    def float(self):
+        """Cast every parameter (and gradient) to ``float32`` in place, as PyTorch's
+        ``module.float()``.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
+        return self.to(_backend.float32)
+
+    def double(self):
+        """Cast every parameter (and gradient) to ``float64`` in place, as PyTorch's
+        ``module.double()``.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
+        return self.to(_backend.float64)
+
+    def half(self):
+        """Cast every parameter (and gradient) to ``float16`` in place, as PyTorch's
+        ``module.half()``.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
+        return self.to("float16")
 
     def __repr__(self):
         lines = [f"  ({name}): {module!r}".replace("\n", "\n  ")
@@ -269,6 +342,16 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+def _converted(array, target, dtype):
+    """``array`` on the backend ``target`` (None: its own) with ``dtype`` (None: its
+    own)."""
+    if target is not None:
+        array = _backend.convert(array, target)
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    return array
 
 
 class ModuleList(Module):

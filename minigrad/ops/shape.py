@@ -453,31 +453,61 @@ def alias_values(xp, x):
     return x
 
 
-def to(x, *targets, dtype=None):
+def to(x, *targets, dtype=None, backend=None, device=None, copy=False):
     """``x`` on another backend and/or with another dtype, as PyTorch's ``to``.
 
     Parameters
     ----------
     x : Tensor
-    *targets : str or dtype
-        A backend name (``"numpy"``, ``"cupy"``, ``"cpu"``, ``"gpu"``), a dtype, or one of
-        each: ``x.to("cupy")``, ``x.to(mg.float64)``, ``x.to("cupy", mg.float64)``.
+    *targets : str, dtype or Tensor
+        A backend name (``"numpy"``, ``"cupy"``, ``"cpu"``, ``"gpu"``), a dtype, one of
+        each (``x.to("cupy", mg.float64)``), or a tensor whose backend and dtype to take
+        (PyTorch's ``x.to(other)``).
     dtype : dtype, optional
         The dtype, as a keyword.
+    backend, device : str, optional
+        The backend, as a keyword (``device`` is PyTorch's name for it).
+    copy : bool
+        Return a new tensor even when nothing changes (as PyTorch; a copy that keeps the
+        graph, like ``clone``).
 
-    Gradients flow back to the original backend and dtype.
+    Returns
+    -------
+    Tensor
+        ``x`` itself when nothing changes and ``copy`` is false. Gradients flow back to
+        the original backend and dtype.
     """
-    name = None
+    if backend is not None and device is not None:
+        raise TypeError("to: got both backend= and device= (PyTorch's name for it); give one")
+    name = backend if backend is not None else device
     for target in targets:
+        if isinstance(target, Tensor):
+            if len(targets) > 1:
+                raise TypeError("to: a tensor to match takes no other target")
+            name, target = target.backend, target.dtype
         if _backend.is_name(target):
+            if name is not None and name != target:
+                raise TypeError(f"to: more than one backend in {targets} "
+                                f"(backend={name!r})")
             name = target
-        elif dtype is None:
-            dtype = target
-        else:
+            continue
+        if dtype is not None:
             raise TypeError(f"to: more than one dtype in {targets} (dtype={dtype})")
+        dtype = target
+    if name is not None and not _backend.is_name(name):
+        raise ValueError(f"to: unknown backend {name!r}; expected 'numpy', 'cupy', 'cpu' "
+                         f"or 'gpu'")
+    out = x
     if dtype is not None:
-        x = astype(x, dtype)
-    return x if name is None else _to_backend(x, name)
+        try:
+            dtype = _backend.dtype_of(dtype)
+        except TypeError:
+            raise TypeError(f"to: expected a backend name ('numpy', 'cupy', 'cpu', 'gpu'), "
+                            f"a dtype or a tensor, got {dtype!r}") from None
+        out = astype(out, dtype)
+    if name is not None:
+        out = _to_backend(out, name)
+    return clone(x) if copy and out is x else out
 
 
 def _to_backend(x, name):

@@ -134,4 +134,16 @@ def as_tensor(array):
     return mg.tensor(array)
 
 
-__all__ = ["SequenceModel", "Task", "RandomStream", "as_tensor", "detach_state"]
+def step_cross_entropy(logits, targets, **options):
+    """Cross-entropy of per-step logits (T, B, C) against class indices (T, B).
+
+    PyTorch's ``cross_entropy`` wants the classes on axis 1; the steps and the batch are
+    flattened into one axis of positions instead (the same mean, without a transpose).
+    """
+    targets = targets.data if isinstance(targets, mg.Tensor) else np.asarray(targets)
+    return nn.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                            **options)
+
+
+__all__ = ["SequenceModel", "Task", "RandomStream", "as_tensor", "detach_state",
+           "step_cross_entropy"]

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import minigrad as mg
-from minigrad import nn
 
-from .base import Task, as_tensor
+from .base import Task, as_tensor, step_cross_entropy
 from .recurrent import detach_state
 
 CHARACTERS = "\t\n" + "".join(chr(c) for c in range(32, 127))
@@ -189,7 +188,7 @@ class CharLMTask(Task):
             carry = None
         logits, state = model(as_tensor(inputs), carry)
         # truncated BPTT: the next chunk starts from this state, cut from the graph
-        return nn.cross_entropy(logits, targets), detach_state(state)
+        return step_cross_entropy(logits, targets), detach_state(state)
 
     def evaluate(self, model, chunk=200):
         streams = self.validation_streams
@@ -201,7 +200,7 @@ class CharLMTask(Task):
                     break
                 logits, state = model(as_tensor(piece[:-1]), state)
                 n = piece[1:].size
-                total += float(nn.cross_entropy(logits, piece[1:]).item()) * n
+                total += float(step_cross_entropy(logits, piece[1:]).item()) * n
                 count += n
         bits = total / count / math.log(2)
         return {"metric": bits, "val_bpc": bits, "solved": bool(bits < self.threshold)}

@@ -17,8 +17,8 @@ import math
 import numbers
 from collections.abc import Mapping
 
-from . import backend as _backend
-from .tensor import Tensor
+from .. import backend as _backend
+from ..tensor import Tensor
 
 
 class Optimizer:
