@@ -43,9 +43,16 @@ class Backend:
         The NumPy-compatible array module.
     array_types : tuple of type
         The array classes this backend produces.
+    elementwise_kernel : callable or None
+        ``elementwise_kernel(in_params, out_params, body, name, preamble)``: a compiled
+        elementwise kernel (CuPy's), for the kernels generated from fused code
+        (:mod:`minigrad.segments`); None where generated code runs line by line.
+    kernel_error : type
+        What a generated kernel raises when it does not compile.
     """
 
-    def __init__(self, name, xp, array_types, to_host, from_host, scatter_add, generator_factory):
+    def __init__(self, name, xp, array_types, to_host, from_host, scatter_add, generator_factory,
+                 elementwise_kernel=None, kernel_error=()):
         self.name = name
         self.xp = xp
         self.array_types = tuple(array_types)
@@ -54,6 +61,8 @@ class Backend:
         self.scatter_add = scatter_add    # target[index] += values, repeated indices accumulating
         self._generator_factory = generator_factory
         self.generator = generator_factory(None)
+        self.elementwise_kernel = elementwise_kernel
+        self.kernel_error = kernel_error
 
     def seed(self, seed):
         self.generator = self._generator_factory(seed)
@@ -136,7 +145,14 @@ def _load_cupy():
     def generator(seed):
         return cupy.random.default_rng(seed)
 
-    return Backend("cupy", cupy, (cupy.ndarray,), cupy.asnumpy, cupy.asarray, scatter_add, generator)
+    def elementwise_kernel(in_params, out_params, body, name, preamble):
+        # no contraction into fused multiply-adds: each line rounds as CuPy's ufuncs do
+        return cupy.ElementwiseKernel(in_params, out_params, body, name, preamble=preamble,
+                                      options=("--fmad=false",))
+
+    from cupy.cuda.compiler import CompileException
+    return Backend("cupy", cupy, (cupy.ndarray,), cupy.asnumpy, cupy.asarray, scatter_add,
+                   generator, elementwise_kernel, CompileException)
 
 
 _LOADERS = {"numpy": _load_numpy, "cupy": _load_cupy}
@@ -248,6 +264,21 @@ def host_generator():
 def dtype_of(dtype):
     """``dtype`` (a NumPy dtype, type or name) as a NumPy dtype."""
     return np.dtype(dtype)
+
+
+def result_type(*operands):
+    """The dtype an elementwise ufunc computes in: NumPy's promotion.
+
+    Parameters
+    ----------
+    *operands : dtype or Python number
+        The operands' dtypes; Python numbers count as weak scalars (they do not widen).
+
+    Returns
+    -------
+    numpy.dtype
+    """
+    return np.result_type(*operands)
 
 
 def as_array(value):
