@@ -35,6 +35,10 @@ What stays exact:
 - :func:`~minigrad.modes.tap` probes inside the function are called by the generated
   code, at the same point, on every call.
 
+On CuPy each run of elementwise lines is then one generated CUDA kernel
+(:mod:`minigrad.segments`, from the kernels' C++ descriptions); elsewhere the lines run
+one by one.
+
 The trade-off: an op recorded without a kernel (an extension op that gives none) makes
 the function run op by op, with one warning saying why; so does one that reads a
 tensor's values into Python (a branch on them would be frozen by the trace), or reads a
