@@ -49,10 +49,14 @@ class Backend:
         (:mod:`minigrad.segments`); None where generated code runs line by line.
     kernel_error : type
         What a generated kernel raises when it does not compile.
+    graphs : object or None
+        CUDA graph capture for :mod:`minigrad.graphs` (``pool()``,
+        ``allocating_from(pool)``, ``capture(run, pool) -> (graph, result)``,
+        ``launch(graph)``); None where there are no graphs.
     """
 
     def __init__(self, name, xp, array_types, to_host, from_host, scatter_add, generator_factory,
-                 elementwise_kernel=None, kernel_error=()):
+                 elementwise_kernel=None, kernel_error=(), graphs=None):
         self.name = name
         self.xp = xp
         self.array_types = tuple(array_types)
@@ -63,6 +67,7 @@ class Backend:
         self.generator = generator_factory(None)
         self.elementwise_kernel = elementwise_kernel
         self.kernel_error = kernel_error
+        self.graphs = graphs
 
     def seed(self, seed):
         self.generator = self._generator_factory(seed)
@@ -152,7 +157,47 @@ def _load_cupy():
 
     from cupy.cuda.compiler import CompileException
     return Backend("cupy", cupy, (cupy.ndarray,), cupy.asnumpy, cupy.asarray, scatter_add,
-                   generator, elementwise_kernel, CompileException)
+                   generator, elementwise_kernel, CompileException, _CupyGraphs(cupy))
+
+
+class _CupyGraphs:
+    """CUDA graphs through CuPy: a step captured on a stream of its own, its arrays from a
+    memory pool of its own (so that no other allocation is ever handed memory a replay
+    writes), replayed on the current stream."""
+
+    def __init__(self, cupy):
+        self.cupy = cupy
+
+    def pool(self):
+        return self.cupy.cuda.MemoryPool()
+
+    def allocating_from(self, pool):
+        return self.cupy.cuda.using_allocator(pool.malloc)
+
+    def capture(self, run, pool):
+        cupy = self.cupy
+        cupy.cuda.Device().synchronize()        # the capture's stream waits for nothing
+        stream = cupy.cuda.Stream(non_blocking=True)
+        # relaxed: the pool may still ask the driver for memory while capturing
+        mode = getattr(cupy.cuda.runtime, "streamCaptureModeRelaxed", None)
+        with cupy.cuda.using_allocator(pool.malloc), stream:
+            if mode is None:
+                stream.begin_capture()
+            else:
+                stream.begin_capture(mode)
+            try:
+                result = run()
+            except BaseException:
+                try:
+                    stream.end_capture()
+                except Exception:       # the capture was invalidated already
+                    pass
+                raise
+            graph = stream.end_capture()
+        return graph, result
+
+    def launch(self, graph):
+        graph.launch()
 
 
 _LOADERS = {"numpy": _load_numpy, "cupy": _load_cupy}
