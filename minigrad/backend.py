@@ -47,8 +47,6 @@ class Backend:
         ``elementwise_kernel(in_params, out_params, body, name, preamble)``: a compiled
         elementwise kernel (CuPy's), for the kernels generated from fused code
         (:mod:`minigrad.segments`); None where generated code runs line by line.
-    kernel_error : type
-        What a generated kernel raises when it does not compile.
     graphs : object or None
         CUDA graph capture for :mod:`minigrad.graphs` (``pool()``,
         ``allocating_from(pool)``, ``capture(run, pool) -> (graph, result)``,
@@ -56,7 +54,7 @@ class Backend:
     """
 
     def __init__(self, name, xp, array_types, to_host, from_host, scatter_add, generator_factory,
-                 elementwise_kernel=None, kernel_error=(), graphs=None):
+                 elementwise_kernel=None, graphs=None):
         self.name = name
         self.xp = xp
         self.array_types = tuple(array_types)
@@ -66,7 +64,6 @@ class Backend:
         self._generator_factory = generator_factory
         self.generator = generator_factory(None)
         self.elementwise_kernel = elementwise_kernel
-        self.kernel_error = kernel_error
         self.graphs = graphs
 
     def seed(self, seed):
@@ -155,9 +152,8 @@ def _load_cupy():
         return cupy.ElementwiseKernel(in_params, out_params, body, name, preamble=preamble,
                                       options=("--fmad=false",))
 
-    from cupy.cuda.compiler import CompileException
     return Backend("cupy", cupy, (cupy.ndarray,), cupy.asnumpy, cupy.asarray, scatter_add,
-                   generator, elementwise_kernel, CompileException, _CupyGraphs(cupy))
+                   generator, elementwise_kernel, _CupyGraphs(cupy))
 
 
 class _CupyGraphs:

@@ -370,8 +370,8 @@ def default_runner(backend):
 
 class _FirstCall:
     """A segment's kernel until its first call: compiles it, and puts the kernel (or,
-    when it does not compile, the segment's lines) in the code's namespace for the calls
-    after."""
+    when it fails there, the segment's lines, after one warning) in the code's namespace
+    for the calls after."""
 
     def __init__(self, backend, segment, namespace):
         self.backend, self.segment, self.namespace = backend, segment, namespace
@@ -383,7 +383,7 @@ class _FirstCall:
                                             segment.name, PREAMBLE)
         try:
             results = kernel(*arrays)
-        except backend.kernel_error as error:
+        except Exception as error:      # compilation (NVRTC), or generated code CuPy refuses
             warnings.warn(f"minigrad: generated kernel {segment.name} does not compile; "
                           f"its {len(segment.lines)} lines run one by one ({error})",
                           RuntimeWarning, stacklevel=2)

@@ -343,8 +343,7 @@ class _Refused(Exception):
 def _backend_whose_kernels(behave):
     def elementwise_kernel(in_params, out_params, body, name, preamble):
         return behave
-    return type("FakeBackend", (), {"elementwise_kernel": staticmethod(elementwise_kernel),
-                                    "kernel_error": _Refused})()
+    return type("FakeBackend", (), {"elementwise_kernel": staticmethod(elementwise_kernel)})()
 
 
 def test_a_kernel_that_does_not_compile_warns_and_runs_its_lines():
