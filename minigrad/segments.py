@@ -224,16 +224,22 @@ def group(lines, kept, namespace, runner, prefix, line_type):
     read_after = set(kept)
     backwards = []
     for item in reversed(items):
-        if isinstance(item, tuple):
-            run, taps = item
-            for tap in reversed(taps):
-                backwards.append(tap)
-                read_after.update(tap.args)
-            item = _segment(run, read_after)
-            read_after.update(item.inputs)
-        else:
+        if not isinstance(item, tuple):
             read_after.update(item.args)
-        backwards.append(item)
+            backwards.append(item)
+            continue
+        statements, waiting = item
+        for tap in reversed(waiting):
+            backwards.append(tap)
+            read_after.update(tap.args)
+        segment = _segment(statements, read_after)
+        if segment.outputs:
+            read_after.update(segment.inputs)
+            backwards.append(segment)
+        else:           # nothing reads it (never so in generated code): keep the lines
+            for line, _ in reversed(statements):
+                read_after.update(line.args)
+                backwards.append(line)
     result, made = [], []
     for item in reversed(backwards):
         if isinstance(item, Segment):

@@ -390,3 +390,29 @@ def test_numpy_and_the_standin_run_their_lines():
     from minigrad import backend
     assert segments.default_runner(backend.get("numpy")) is None
     assert segments.default_runner(backend.get("standin")) is None
+
+
+def test_group_hands_back_what_is_read_after_and_keeps_a_run_nobody_reads():
+    from minigrad.fusion import _Line
+    exp, multiply = ufunc_kernel("exp"), ufunc_kernel("multiply")
+    like = ((2, 3), np.dtype(np.float32))
+
+    def lines():
+        return [_Line(["v0"], "xp.exp(x0)", ["x0"], exp, [like], like),
+                _Line(["v1"], "xp.multiply(v0, x0)", ["v0", "x0"], multiply, [like, like],
+                      like),
+                _Line(["v2"], "xp.multiply(v1, c0)", ["v1", "c0"], multiply, [like, None],
+                      like)]
+    namespace = {"xp": np, "c0": 2.0}
+    grouped, made = segments.group(lines(), {"v2", "v0"}, namespace, segments.run_lines,
+                                   "s", _Line)
+    (segment,) = made
+    assert [line.expression for line in grouped] == ["s0(x0)"]
+    assert segment.outputs == ["v0", "v2"] and segment.inputs == ["x0"]
+    assert "float(2.0)" in segment.body()
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    v0, v2 = namespace["s0"](x)
+    np.testing.assert_array_equal(v2, np.exp(x) * x * np.float32(2.0))
+    kept, made = segments.group(lines(), set(), {"xp": np, "c0": 2.0}, segments.run_lines,
+                                "s", _Line)
+    assert not made and [line.results for line in kept] == [["v0"], ["v1"], ["v2"]]
