@@ -220,11 +220,15 @@ def build_steps(config, backend="numpy"):
     return steps, skipped, sync
 
 
-def run(configs, repeats=None, backend="numpy"):
-    """Time every implementation on every config; returns one row dict per config."""
+def run(configs, repeats=None, backend="numpy", leave_out=()):
+    """Time every implementation on every config (but those named in ``leave_out``);
+    returns one row dict per config."""
     rows = []
     for config in configs:
         steps, skipped, sync = build_steps(config, backend)
+        for name in leave_out:
+            if steps.pop(name, None) is not None:
+                skipped[name] = "left out (--skip)"
         # first step of each (also the warm-up, and JAX's compilation): same loss?
         first_loss = {name: step() for name, step in steps.items()}
         reference = first_loss["floor"]
@@ -283,6 +287,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed steps per implementation (default per config)")
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated implementations to leave out, from "
+                        + ", ".join(i for i in IMPLEMENTATIONS if i != "floor"))
     parser.add_argument("--profile", action="store_true",
                         help="cProfile minigrad's step on the first config instead of timing")
     parser.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
@@ -298,7 +305,12 @@ def main(argv=None):
     if not args.no_header:
         print(machine_header())
         print()
-    rows = run(configs, args.repeats, args.backend)
+    leave_out = [name for name in args.skip.split(",") if name]
+    for name in leave_out:
+        if name not in IMPLEMENTATIONS or name == "floor":
+            parser.error(f"--skip: unknown implementation {name!r} (the floor is the "
+                         f"reference and always runs)")
+    rows = run(configs, args.repeats, args.backend, leave_out)
     print(f"LSTM training step, median ms ({args.backend} backend; ratios of medians, and "
           f"of the fastest repetitions, from one interleaved run)\n")
     print(format_table(rows))

@@ -43,9 +43,18 @@ class Backend:
         The NumPy-compatible array module.
     array_types : tuple of type
         The array classes this backend produces.
+    elementwise_kernel : callable or None
+        ``elementwise_kernel(in_params, out_params, body, name, preamble)``: a compiled
+        elementwise kernel (CuPy's), for the kernels generated from fused code
+        (:mod:`minigrad.segments`); None where generated code runs line by line.
+    graphs : object or None
+        CUDA graph capture for :mod:`minigrad.graphs` (``pool()``,
+        ``allocating_from(pool)``, ``capture(run, pool) -> (graph, result)``,
+        ``launch(graph)``); None where there are no graphs.
     """
 
-    def __init__(self, name, xp, array_types, to_host, from_host, scatter_add, generator_factory):
+    def __init__(self, name, xp, array_types, to_host, from_host, scatter_add, generator_factory,
+                 elementwise_kernel=None, graphs=None):
         self.name = name
         self.xp = xp
         self.array_types = tuple(array_types)
@@ -54,6 +63,8 @@ class Backend:
         self.scatter_add = scatter_add    # target[index] += values, repeated indices accumulating
         self._generator_factory = generator_factory
         self.generator = generator_factory(None)
+        self.elementwise_kernel = elementwise_kernel
+        self.graphs = graphs
 
     def seed(self, seed):
         self.generator = self._generator_factory(seed)
@@ -136,7 +147,53 @@ def _load_cupy():
     def generator(seed):
         return cupy.random.default_rng(seed)
 
-    return Backend("cupy", cupy, (cupy.ndarray,), cupy.asnumpy, cupy.asarray, scatter_add, generator)
+    def elementwise_kernel(in_params, out_params, body, name, preamble):
+        # no contraction into fused multiply-adds: each line rounds as CuPy's ufuncs do
+        return cupy.ElementwiseKernel(in_params, out_params, body, name, preamble=preamble,
+                                      options=("--fmad=false",))
+
+    return Backend("cupy", cupy, (cupy.ndarray,), cupy.asnumpy, cupy.asarray, scatter_add,
+                   generator, elementwise_kernel, _CupyGraphs(cupy))
+
+
+class _CupyGraphs:
+    """CUDA graphs through CuPy: a step captured on a stream of its own, its arrays from a
+    memory pool of its own (so that no other allocation is ever handed memory a replay
+    writes), replayed on the current stream."""
+
+    def __init__(self, cupy):
+        self.cupy = cupy
+
+    def pool(self):
+        return self.cupy.cuda.MemoryPool()
+
+    def allocating_from(self, pool):
+        return self.cupy.cuda.using_allocator(pool.malloc)
+
+    def capture(self, run, pool):
+        cupy = self.cupy
+        cupy.cuda.Device().synchronize()        # the capture's stream waits for nothing
+        stream = cupy.cuda.Stream(non_blocking=True)
+        # relaxed: the pool may still ask the driver for memory while capturing
+        mode = getattr(cupy.cuda.runtime, "streamCaptureModeRelaxed", None)
+        with cupy.cuda.using_allocator(pool.malloc), stream:
+            if mode is None:
+                stream.begin_capture()
+            else:
+                stream.begin_capture(mode)
+            try:
+                result = run()
+            except BaseException:
+                try:
+                    stream.end_capture()
+                except Exception:       # the capture was invalidated already
+                    pass
+                raise
+            graph = stream.end_capture()
+        return graph, result
+
+    def launch(self, graph):
+        graph.launch()
 
 
 _LOADERS = {"numpy": _load_numpy, "cupy": _load_cupy}
@@ -275,6 +332,21 @@ def _numeric(value):
         raise TypeError(f"tensor: cannot hold {what} (NumPy reads it as dtype {host.dtype}); "
                         f"expected numbers, bools, nested lists of them, or an array")
     return host
+
+
+def result_type(*operands):
+    """The dtype an elementwise ufunc computes in: NumPy's promotion.
+
+    Parameters
+    ----------
+    *operands : dtype or Python number
+        The operands' dtypes; Python numbers count as weak scalars (they do not widen).
+
+    Returns
+    -------
+    numpy.dtype
+    """
+    return np.result_type(*operands)
 
 
 def as_array(value):

@@ -35,6 +35,10 @@ What stays exact:
 - :func:`~minigrad.modes.tap` probes inside the function are called by the generated
   code, at the same point, on every call.
 
+On CuPy each run of elementwise lines is then one generated CUDA kernel
+(:mod:`minigrad.segments`, from the kernels' C++ descriptions); elsewhere the lines run
+one by one.
+
 The trade-off: an op recorded without a kernel (an extension op that gives none) makes
 the function run op by op, with one warning saying why; so does one that reads a
 tensor's values into Python (a branch on them would be frozen by the trace), or reads a
@@ -49,11 +53,13 @@ from __future__ import annotations
 import builtins
 import collections
 import functools
+import re
 import threading
 import warnings
 from typing import NamedTuple
 
 from . import backend as _backend
+from . import segments as _segments
 from .products import PendingProduct
 from .modes import _Switch, _grad_mode, _threads, state
 from .tensor import Node, Tensor, _gradient, _next_id, _wrap, record, sweep
@@ -119,10 +125,13 @@ class Program:
         What each input's gradient is: none, a value, or a pending product of two.
     output_likes : list of (shape, dtype, xp)
         Per output, for zero gradients of unused outputs.
+    segments : list of minigrad.segments.Segment
+        The runs of elementwise lines that each run as one call (one generated kernel on
+        the GPU), forward's then backward's; empty where lines run one by one.
     """
 
     def __init__(self, forward, backward, source, n_outputs, output_likes, as_tuple,
-                 saved, input_grads):
+                 saved, input_grads, segments=()):
         self.forward = forward
         self.backward = backward
         self.source = source
@@ -132,6 +141,7 @@ class Program:
         self.as_tuple = as_tuple
         self.saved = tuple(saved)
         self.input_grads = tuple(input_grads)
+        self.segments = list(segments)
 
     def shape_result(self, outputs):
         return tuple(outputs) if self.as_tuple else outputs[0]
@@ -330,15 +340,27 @@ class _Trace:
         return False
 
 
-def compile(fn, inputs, wanted):
+def compile(fn, inputs, wanted, segments=None):
     """Trace ``fn`` at ``inputs`` (tensors) and generate its forward and backward code,
     with the gradients of the inputs flagged in ``wanted``; raises :class:`Unfusable`.
+
+    Parameters
+    ----------
+    fn : callable
+    inputs : sequence of Tensor
+    wanted : sequence of bool
+    segments : callable, optional
+        How runs of elementwise lines run (:func:`minigrad.segments.group`'s ``runner``):
+        by default one generated kernel each on CuPy, line by line elsewhere; the tests
+        pass :func:`minigrad.segments.run_lines` to check the segmentation on NumPy.
 
     Returns
     -------
     Program
     """
-    xp = _backend.of(inputs[0].data).xp
+    backend = _backend.of(inputs[0].data)
+    xp = backend.xp
+    runner = _segments.default_runner(backend) if segments is None else segments
     stand_ins = [Tensor(x.data, requires_grad=x.dtype.kind == "f") for x in inputs]
     trace = _Trace(stand_ins)
     outer = (state.scope, state.tracer, state.fusion)
@@ -365,22 +387,23 @@ def compile(fn, inputs, wanted):
                         from error
     finally:
         state.scope, state.tracer, state.fusion = outer
-    return _Generator(xp, stand_ins, seeds, outputs, trace, boundary).program(
+    return _Generator(xp, stand_ins, seeds, outputs, trace, boundary, runner).program(
         fn, [_gradient(found.get(id(x))) if id(x) in found else None for x in stand_ins],
         isinstance(result, (tuple, list)), records=any(wanted))
 
 
 class _Line:
     """One line of generated code: ``results = expression``, reading ``args``."""
-    __slots__ = ("results", "expression", "args", "kernel", "likes", "like")
+    __slots__ = ("results", "expression", "args", "kernel", "likes", "like", "static")
 
-    def __init__(self, results, expression, args, kernel, likes, like):
+    def __init__(self, results, expression, args, kernel, likes, like, static=None):
         self.results = results
         self.expression = expression
         self.args = args
         self.kernel = kernel    # None for a tap's line, which computes nothing
-        self.likes = likes      # per argument (shape, dtype), None for a constant
+        self.likes = likes      # per argument (shape, dtype), None for a Python number
         self.like = like        # the (first) result's (shape, dtype)
+        self.static = static    # the node's static arguments
 
 
 class _Generator:
@@ -388,8 +411,10 @@ class _Generator:
     the outputs of a node with several); arguments are ``x{i}``, the outputs' gradient
     seeds ``g{j}``, constants ``c{n}``."""
 
-    def __init__(self, xp, stand_ins, seeds, outputs, trace, boundary):
+    def __init__(self, xp, stand_ins, seeds, outputs, trace, boundary, runner=None):
         self.xp = xp
+        self.runner = runner    # how segments run (minigrad.segments); None: no segments
+        self.segments = []
         self.outputs = outputs
         self.trace = trace
         self.boundary = boundary
@@ -440,6 +465,7 @@ class _Generator:
 
     def program(self, fn, grads, as_tuple, records):
         outputs, trace = self.outputs, self.trace
+        self.name = getattr(fn, "__name__", "function")
         # An input's gradient ``X.T @ G`` (a weight's, when the function multiplies by
         # one) is handed back unmultiplied, as the plain sweep's matmul does, so that the
         # products from every call reaching one weight are summed by one product.
@@ -462,7 +488,7 @@ class _Generator:
             results = [f"v{k}"] if node.n_outputs == 1 else \
                 [f"v{k}_{i}" for i in range(node.n_outputs)]
             line = _Line(results, self.expression(node, args), args, node.kernel, likes,
-                         trace.likes[node.id][0])
+                         trace.likes[node.id][0], node.static)
             if node.id < self.boundary:
                 forward.append(line)
                 for name in results:
@@ -498,6 +524,7 @@ class _Generator:
         if trace.taps:
             source.append("    tap = tap_handler()")
         forward_kept = {*output_names, *saved, *constants}
+        forward = self._segmented(forward, forward_kept, "forward")
         _write_in_place(forward, forward_kept)
         source += _freeing_as_it_goes(forward, forward_kept)
         source.append(f"    return ({''.join(n + ', ' for n in output_names)}), "
@@ -508,6 +535,7 @@ class _Generator:
             grad_args = [f"g{j}" for j in range(self.n_seeds)]
             source += ["", f"def backward({', '.join(saved + grad_args)}):"]
             backward_kept = {*(n for names in grad_names for n in names), *constants}
+            backward = self._segmented(backward, backward_kept, "backward")
             _write_in_place(backward, backward_kept)
             source += _freeing_as_it_goes(backward, backward_kept)
             source.append(f"    return ({''.join(n + ', ' for n in returns)})")
@@ -519,7 +547,17 @@ class _Generator:
         return Program(self.namespace["forward"],
                        self.namespace.get("backward") if records else None, source,
                        len(outputs), [(out.shape, out.dtype, self.xp) for out in outputs],
-                       as_tuple, [what(n) for n in saved], input_grads)
+                       as_tuple, [what(n) for n in saved], input_grads, self.segments)
+
+    def _segmented(self, lines, kept, part):
+        """``lines`` with each run of elementwise lines one call (minigrad.segments)."""
+        if self.runner is None:
+            return lines
+        name = re.sub(r"[\W_]+", "_", self.name).strip("_") or "function"    # no "__" in C
+        lines, made = _segments.group(lines, kept, self.namespace, self.runner,
+                                      f"minigrad_{name}_{part}_", _Line)
+        self.segments += made
+        return lines
 
     def _values(self, output_names):
         """``name -> Value``: what each generated name is, for the program's readers."""

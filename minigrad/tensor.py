@@ -96,31 +96,56 @@ class Node:
 
 # --------------------------------------------------------------------------- kernels
 
-def kernel(fn=None, *, view=False):
+def kernel(fn=None, *, view=False, c=None):
     """Mark ``fn(xp, *arrays, **static)`` as an op's array kernel.
 
     ``view=True`` says its result may share memory with its first operand (a reshape, a
-    slice), so generated code never writes over one while the other is read. Used as
-    ``@kernel`` or ``@kernel(view=True)``; returns ``fn`` itself, so the eager path pays
-    nothing for the description.
+    slice), so generated code never writes over one while the other is read. ``c`` says,
+    for a kernel that computes each element from the same element of its (broadcast)
+    operands, that element's value as a C++ expression, so that on the GPU a run of such
+    kernels becomes one generated kernel (:mod:`minigrad.segments`): a string with the
+    operands as ``{0}``, ``{1}``, ... and their C++ type as ``{T}``, or, for a kernel with
+    static arguments, a function ``c(*operands, T=..., **static)`` giving that string.
+    Without it the kernel runs as it is. Used as ``@kernel`` or ``@kernel(view=True)``;
+    returns ``fn`` itself, so the eager path pays nothing for the description.
     """
     def mark(fn):
         fn.ufunc = None
         fn.view = view
+        fn.c = c
         return fn
     return mark if fn is None else mark(fn)
+
+
+# Each ufunc's value as a C++ expression of its operands ({0}, {1}, already of their
+# common type {T}; minigrad/segments.py says how they are written). A ufunc kernel that is
+# not listed still runs, as its own launch: a new one needs one line here to join the
+# generated kernels. NumPy's choices at NaN and ties are kept: mg_maximum/mg_minimum
+# (NaN wins, a tie gives the second operand), mg_sign (NaN stays NaN, +0 at zeros).
+UFUNC_C = {
+    "add": "{0} + {1}", "subtract": "{0} - {1}", "multiply": "{0} * {1}",
+    "divide": "{0} / {1}", "negative": "-{0}", "power": "pow({0}, {1})",
+    "exp": "exp({0})", "log": "log({0})", "sqrt": "sqrt({0})", "absolute": "fabs({0})",
+    "tanh": "tanh({0})", "sin": "sin({0})", "cos": "cos({0})", "sign": "mg_sign({0})",
+    "maximum": "mg_maximum({0}, {1})", "minimum": "mg_minimum({0}, {1})",
+    "less": "{0} < {1}", "less_equal": "{0} <= {1}", "greater": "{0} > {1}",
+    "greater_equal": "{0} >= {1}", "equal": "{0} == {1}", "not_equal": "{0} != {1}",
+    "logical_and": "{0} && {1}",
+}
 
 
 def ufunc_kernel(name):
     """The kernel that is the array module's ufunc ``name`` (``xp.add``, ``xp.exp``):
     generated code calls ``xp.<name>`` directly and may pass ``out=`` to write over a
     dead operand. An op whose eager forward uses an operator (``x + y``) calls the same
-    ufunc."""
+    ufunc. Its C++ expression, for generated GPU kernels, is ``UFUNC_C[name]`` (none when
+    the ufunc is not listed there)."""
     def fn(xp, *arrays):
         return getattr(xp, name)(*arrays)
     fn.__name__ = fn.__qualname__ = name
     fn.ufunc = name
     fn.view = False
+    fn.c = UFUNC_C.get(name)
     return fn
 
 

@@ -146,6 +146,7 @@ def test_machine_header_names_blas_and_threads():
 
 def test_graph_size_runs(capsys):
     pytest.importorskip("models")
+    pytest.importorskip("graphviz", reason="the graphviz package is missing")
     from benchmarks import graph_size
     (row,) = graph_size.main(["--steps", "3", "--no-render"])
     assert row["nodes"] > 0 and row["duplicate_labels"] == 0 and row["render_s"] is None

@@ -1,6 +1,7 @@
 """mg.viz: the DOT text of cell graphs, options, and rendering to files.
 
-Everything but the render tests reads ``Digraph.source`` and needs no Graphviz program.
+Everything but the render tests reads ``Digraph.source`` and needs no Graphviz program;
+all of them need the ``graphviz`` Python package (the GPU machine may lack it: they skip).
 """
 import collections
 import re
@@ -16,6 +17,20 @@ NODE = re.compile(r"^\s*(\w+) \[(?!.*->)")      # `name [attrs]`, not graph/node
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)")
 CLUSTER_LABEL = re.compile(r"subgraph (cluster_\d+) \{\s*\n[^\n]*label=<<b>([^<]*)</b>>")
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
+
+
+def has_graphviz():
+    """Whether the graphviz package imports (the GPU machine has none)."""
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_graphviz = pytest.mark.skipif(not has_graphviz(),
+                                    reason="the graphviz package is missing (pip install graphviz)")
+pytestmark = needs_graphviz
 
 
 def nodes_of(source):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import backend as _backend
+from .. import graphs as _graphs
 from ..tensor import Tensor
 
 
@@ -158,6 +159,8 @@ class Module:
         return [param for _, param in self.named_parameters()]
 
     def zero_grad(self):
+        """Drop every parameter's gradient (``.grad = None``)."""
+        _graphs.note_cleared()
         for param in self.parameters():
             param.grad = None
 

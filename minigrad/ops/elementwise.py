@@ -144,7 +144,7 @@ def tanh_derivative(grad, t):
     return record(out, (grad, t), backward, "tanh_derivative", tanh_derivative_values)
 
 
-@kernel
+@kernel(c="({T}(1) - {1} * {1}) * {0}")
 def tanh_derivative_values(xp, grad, t):
     """The arrays behind :func:`tanh_derivative` (fused functions call it too)."""
     out = xp.multiply(t, t, out=xp.empty_like(t))   # stays an array at 0-d
@@ -164,7 +164,7 @@ def sigmoid(x):
     return out
 
 
-@kernel
+@kernel(c="{T}(1) / ({T}(1) + exp(-{0}))")
 def sigmoid_values(xp, x):
     """The arrays behind :func:`sigmoid` (fused functions call it too).
 
@@ -198,7 +198,7 @@ def sigmoid_derivative(grad, s):
     return record(out, (grad, s), backward, "sigmoid_derivative", sigmoid_derivative_values)
 
 
-@kernel
+@kernel(c="({T}(1) - {1}) * {1} * {0}")
 def sigmoid_derivative_values(xp, grad, s):
     """The arrays behind :func:`sigmoid_derivative` (fused functions call it too)."""
     out = 1 - s
@@ -213,7 +213,7 @@ def relu(x):
     return record(relu_values(x.xp, x.data), (x,), backward, "relu", relu_values)
 
 
-@kernel
+@kernel(c="mg_maximum({0}, {T}(0))")
 def relu_values(xp, x):
     """:func:`relu`'s kernel."""
     return xp.maximum(x, 0)
@@ -228,7 +228,7 @@ def relu_derivative(grad, x):
                   "relu_derivative", relu_derivative_values)
 
 
-@kernel
+@kernel(c="{0} * {T}({1} > {T}(0))")
 def relu_derivative_values(xp, grad, x):
     """The arrays behind :func:`relu_derivative` (fused functions call it too)."""
     return grad * (x > 0)
@@ -286,7 +286,14 @@ def clamp(x, min=None, max=None):
     return clip(x, min, max)
 
 
-@kernel
+def _clip_c(x, T, lo, hi):
+    """:func:`clip_values` in C++ (NumPy's clip: the low bound first, NaN kept)."""
+    if lo is not None:
+        x = f"mg_clip_low({x}, {lo})"
+    return x if hi is None else f"mg_clip_high({x}, {hi})"
+
+
+@kernel(c=_clip_c)
 def clip_values(xp, x, lo, hi):
     """:func:`clip`'s kernel."""
     return xp.clip(x, lo, hi)
@@ -330,7 +337,7 @@ def where(condition, a, b):
     return record(out, (condition, a, b), backward, "where", where_values)
 
 
-@kernel
+@kernel(c="{0} ? {1} : {2}")
 def where_values(xp, condition, a, b):
     """:func:`where`'s kernel (a condition that is not bool counts by truth)."""
     if condition.dtype != bool:
@@ -351,7 +358,7 @@ def astype(x, dtype):
                   backward if differentiable else None, "astype", astype_values, static)
 
 
-@kernel
+@kernel(c="{0}")       # the cast is the assignment to a variable of the new dtype
 def astype_values(xp, x, dtype):
     """:func:`astype`'s kernel."""
     return x.astype(dtype)

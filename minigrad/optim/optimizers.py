@@ -18,6 +18,7 @@ import numbers
 from collections.abc import Mapping
 
 from .. import backend as _backend
+from .. import graphs as _graphs
 from ..tensor import Tensor
 
 
@@ -36,6 +37,9 @@ class Optimizer:
     defaults : dict
         The hyperparameters of this optimizer.
     """
+    # whether a CUDA graph's replay of a step does what the step did (minigrad.graphs)
+    capturable = False
+    uncapturable = "it counts its steps in Python, which a replay would not advance"
 
     def __init__(self, params, defaults):
         if isinstance(params, Tensor):
@@ -93,11 +97,13 @@ class Optimizer:
 
     def zero_grad(self):
         """Drop every parameter's gradient (``.grad = None``, PyTorch's default)."""
+        _graphs.note_cleared(self)
         for param in self._params():
             param.grad = None
 
     def step(self):
         """Update every parameter that has a gradient, in place."""
+        _graphs.note_optimizer(self)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
@@ -292,6 +298,7 @@ class SGD(Optimizer):
     nesterov : bool
         Needs ``momentum > 0``.
     """
+    capturable = True         # every update is device arithmetic on device arrays
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         self._check_hyperparameters(lr, momentum, weight_decay, nesterov)
@@ -343,6 +350,8 @@ class Adam(Optimizer):
     eps : float
     weight_decay : float
     """
+    uncapturable = ("its bias corrections are Python numbers of the step count, "
+                    "which a replay would freeze")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         self._check_hyperparameters(lr, betas, eps, weight_decay)

@@ -11,7 +11,9 @@ from benchmarks.graph_size import PARAMETER_LABEL, classifier_loss
 from models import LSTM, GRU
 from models import drawing
 from models.graph import cell_graph
-from tests.test_viz import cluster_colours, nodes_of
+from tests.test_viz import cluster_colours, needs_graphviz, nodes_of
+
+pytestmark = needs_graphviz
 
 
 def test_cell_figures_keep_their_gate_colours():

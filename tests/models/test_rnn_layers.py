@@ -13,6 +13,7 @@ from models import (GRU, LSTM, RNN, CoupledLSTM, CoupledLSTMCell, GRUCell, Layer
                     LayerNormLSTMCell, LSTMCell, PeepholeLSTM, RecurrentCell, SequenceLayer,
                     record_gate, record_gates)
 from models import cells as cells_module
+from tests.test_viz import needs_graphviz
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -550,6 +551,7 @@ def test_bias_is_passed_to_the_cell():
                                                         "reader_weight_l0"]
 
 
+@needs_graphviz
 def test_graph_draws_any_cell_named_module_class(tmp_path, monkeypatch):
     from models.graph import main as graph_main
     (tmp_path / "my_cells.py").write_text(
