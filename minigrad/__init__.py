@@ -18,6 +18,10 @@ from .ops import (abs, astype, broadcast_to, cat, chunk, clamp, clip, clone, con
                   minimum, permute, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
                   squeeze, stack, sum, swapaxes, tanh, transpose, unbind, unsqueeze, var, view,
                   where)
+from .ops import (ValuesIndices, all, amax, amin, any, argmax, argmin, argsort, cummax, cummin,
+                  cumprod, cumsum, diagonal, einsum, flip, gather, index_select, logcumsumexp,
+                  masked_fill, masked_select, nonzero, norm, one_hot, pad, prod, repeat, roll,
+                  scatter, scatter_add, sort, std, tile, topk, tril, triu, unflatten)
 from .factories import (arange, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros,
                         zeros_like)
 from .gradcheck import GradcheckError, gradcheck

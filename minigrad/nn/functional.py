@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import backend as _backend
 from ..fusion import fuse
 from ..tensor import Tensor
+from ..ops.shape import one_hot, pad
 
 
 def dropout(x, p=0.5, training=True):

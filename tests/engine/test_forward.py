@@ -102,14 +102,19 @@ def test_selection_ops():
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_reductions(name, axis, keepdims):
     data = RNG.standard_normal((2, 3, 4))
-    expected = getattr(np, name)(data, axis=axis, keepdims=keepdims)
+    # var follows PyTorch: the sample variance (NumPy's ddof=1) unless told otherwise
+    expected = getattr(np, name)(data, axis=axis, keepdims=keepdims,
+                                 **({"ddof": 1} if name == "var" else {}))
     same(getattr(mg, name)(t(data), axis=axis, keepdims=keepdims), expected)
     same(getattr(t(data), name)(axis, keepdims), expected)
 
 
-def test_var_is_the_population_variance():
+def test_var_has_pytorchs_correction():
     data = np.array([1.0, 2.0, 3.0, 4.0])
-    same(t(data).var(), 1.25)
+    same(t(data).var(), 5 / 3)                  # correction=1 by default, as PyTorch
+    for population in (t(data).var(correction=0), t(data).var(ddof=0),
+                       mg.var(t(data), unbiased=False)):
+        same(population, 1.25)
 
 
 @pytest.mark.parametrize("axis", [-1, 0, (0, 1)])
@@ -356,10 +361,13 @@ TORCH_SPELLINGS = {
     "sum_keepdim": (lambda x: mg.sum(x, dim=(0, 2), keepdim=True),
                     lambda t: t.sum(dim=(0, 2), keepdim=True)),
     "mean": (lambda x: x.mean(dim=-1, keepdim=True), lambda t: t.mean(dim=-1, keepdim=True)),
-    "max": (lambda x: x.max(dim=0), lambda t: t.max(dim=0).values),
-    "min": (lambda x: mg.min(x, dim=2, keepdim=True),
+    "max": (lambda x: x.max(dim=0).values, lambda t: t.max(dim=0).values),
+    "max_indices": (lambda x: x.max(dim=0).indices, lambda t: t.max(dim=0).indices),
+    "min": (lambda x: mg.min(x, dim=2, keepdim=True).values,
             lambda t: t.min(dim=2, keepdim=True).values),
-    "var": (lambda x: x.var(dim=1), lambda t: t.var(dim=1, unbiased=False)),
+    "var": (lambda x: x.var(dim=1), lambda t: t.var(dim=1)),
+    "var_biased": (lambda x: x.var(dim=1, correction=0),
+                   lambda t: t.var(dim=1, unbiased=False)),
     "logsumexp": (lambda x: x.logsumexp(dim=1, keepdim=True),
                   lambda t: t.logsumexp(dim=1, keepdim=True)),
     "softmax": (lambda x: x.softmax(dim=0), lambda t: t.softmax(dim=0)),
