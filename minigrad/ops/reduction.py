@@ -228,8 +228,12 @@ def var(x, axis=None, keepdims=False, *, correction=None, ddof=None, unbiased=No
         NaN where ``N - correction <= 0`` and the elements are equal (a single element
         with the default correction), inf where they differ, as PyTorch.
     """
-    axes = normalize_axes(axis, x.ndim, "var")
-    correction = _correction("var", correction, ddof, unbiased)
+    return _variance(x, axis, keepdims, correction, ddof, unbiased, "var")
+
+
+def _variance(x, axis, keepdims, correction, ddof, unbiased, op):
+    axes = normalize_axes(axis, x.ndim, op)
+    correction = _correction(op, correction, ddof, unbiased)
     centred = x - mean(x, axes, keepdims=True)
     total = sum(centred * centred, axes, keepdims)
     divisor = builtins.max(0, _count(x.shape, axes) - correction)
@@ -255,8 +259,7 @@ def std(x, axis=None, keepdims=False, *, correction=None, ddof=None, unbiased=No
     -------
     Tensor
     """
-    return root(var(x, axis, keepdims, correction=correction, ddof=ddof,
-                    unbiased=unbiased), 2)
+    return root(_variance(x, axis, keepdims, correction, ddof, unbiased, "std"), 2)
 
 
 def root(x, p):
@@ -451,8 +454,13 @@ def logcumsumexp(x, axis):
 
     def backward(grad):
         # dL/dx_k = sum_{i>=k} g_i exp(x_k - y_i), summed in log space for the positive
-        # and the negative parts of g separately (each a reversed logcumsumexp)
+        # and the negative parts of g separately (each a reversed logcumsumexp). An
+        # x_k of -inf gets 0; the y_i of -inf (all x up to i are -inf) only reach such
+        # x_k, so they are replaced by 0 first, which keeps NaN out of every derivative.
+        no_mass = eq(x, -math.inf)
         out = _output(ref, y)
+        out = where(eq(out, -math.inf), 0.0, out)
+        finite_x = where(no_mass, 0.0, x)
         parts = []
         for sign in (1.0, -1.0):
             magnitude = grad * sign
@@ -460,8 +468,8 @@ def logcumsumexp(x, axis):
             log_magnitude = where(positive, log(where(positive, magnitude, 1.0)), -math.inf)
             reversed_sum = shape.flip(logcumsumexp(shape.flip(log_magnitude - out, axis),
                                                    axis), axis)
-            parts.append(exp(x + reversed_sum))
-        return (parts[0] - parts[1],)
+            parts.append(exp(finite_x + reversed_sum))
+        return (where(no_mass, 0.0, parts[0] - parts[1]),)
     result = record(y, (x,), backward, "logcumsumexp", logcumsumexp_values, {"axis": axis})
     ref = output_ref(result)
     return result
@@ -485,16 +493,15 @@ def _running_extreme(x, axis, op):
 @kernel
 def running_extreme_indices(xp, x, axis, op):
     """Where the running maximum (``op`` "cummax") or minimum was last reached: the
-    index of the latest element equal to it, or of the first NaN (which then stays the
-    running value), as PyTorch's ``cummax``/``cummin``."""
+    index of the latest element equal to it, or of the latest NaN, as PyTorch's
+    ``cummax``/``cummin``."""
     running = (xp.maximum if op == "cummax" else xp.minimum).accumulate(x, axis=axis)
     positions = [1] * x.ndim
     positions[axis] = x.shape[axis]
     position = xp.arange(x.shape[axis]).reshape(positions)
-    reached = x == running          # false from the first NaN on (running is NaN there)
-    if x.dtype.kind == "f":
-        is_nan = x != x
-        reached |= is_nan & (is_nan.cumsum(axis=axis) == 1)
+    # reached at x == running; every NaN is reached too (and then stays the running
+    # value, which nothing else equals)
+    reached = (x == running) | (x != x)
     return xp.maximum.accumulate(xp.where(reached, position, 0), axis=axis)
 
 
@@ -730,6 +737,10 @@ max = _max_or_min("max")
 min = _max_or_min("min")
 
 
+def _no_axes(axis):
+    return isinstance(axis, (tuple, list)) and not axis
+
+
 @torch_spellings
 def amax(x, axis=None, keepdims=False):
     """Maximum over ``axis`` (all axes when None or ``()``, as PyTorch's ``amax``); the
@@ -745,7 +756,7 @@ def amax(x, axis=None, keepdims=False):
     -------
     Tensor
     """
-    return _extreme(x, None if axis == () else axis, keepdims, "max", "amax")
+    return _extreme(x, None if _no_axes(axis) else axis, keepdims, "max", "amax")
 
 
 @torch_spellings
@@ -762,7 +773,7 @@ def amin(x, axis=None, keepdims=False):
     -------
     Tensor
     """
-    return _extreme(x, None if axis == () else axis, keepdims, "min", "amin")
+    return _extreme(x, None if _no_axes(axis) else axis, keepdims, "min", "amin")
 
 
 @torch_spellings
