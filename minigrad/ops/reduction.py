@@ -35,7 +35,18 @@ class ValuesIndices(NamedTuple):
 
 def torch_spellings(op):
     """``op`` accepting PyTorch's ``dim=`` and ``keepdim=`` beside NumPy's ``axis=`` and
-    ``keepdims=``; giving both spellings of one argument is a ``TypeError``."""
+    ``keepdims=``; giving both spellings of one argument is a ``TypeError``.
+
+    Parameters
+    ----------
+    op : callable
+        Takes ``axis=`` (and ``keepdims=``).
+
+    Returns
+    -------
+    callable
+        ``op`` that also takes the PyTorch spellings.
+    """
     @functools.wraps(op)
     def accepting(*args, **kwargs):
         if "dim" in kwargs or "keepdim" in kwargs:
@@ -57,7 +68,18 @@ def _numpy_spellings(op, kwargs):
 
 def axis_int(axis, op, name="axis"):
     """``axis`` as a Python int (NumPy integers included); anything else, a float or a
-    bool, is a ``TypeError`` naming the op and the argument."""
+    bool, is a ``TypeError`` naming the op and the argument.
+
+    Parameters
+    ----------
+    axis : int
+    op, name : str
+        Named in the error.
+
+    Returns
+    -------
+    int
+    """
     if isinstance(axis, bool):
         raise TypeError(f"{op}: {name} must be an int, got bool {axis}")
     try:
@@ -70,7 +92,22 @@ def axis_int(axis, op, name="axis"):
 def normalize_axes(axis, ndim, op, name="axis"):
     """``axis`` (None, an int or a tuple, negatives allowed) as a sorted tuple.
 
-    A 0-d tensor takes axes 0 and -1, as PyTorch's: they name no axis (``()``)."""
+    A 0-d tensor takes axes 0 and -1, as PyTorch's: they name no axis (``()``).
+
+    Parameters
+    ----------
+    axis : None, int or tuple of int
+        NumPy integers count as ints; a float is a ``TypeError``.
+    ndim : int
+    op, name : str
+        The op and argument named in errors.
+
+    Returns
+    -------
+    tuple of int
+        Each in ``range(ndim)``; out of range is :class:`~minigrad.AxisError`, a repeat
+        a ``ValueError``.
+    """
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (tuple, list)):
@@ -90,7 +127,19 @@ def normalize_axes(axis, ndim, op, name="axis"):
 
 
 def single_axis(axis, ndim, op, name="axis"):
-    """One axis (an int) in ``range(ndim)``; 0 for a 0-d tensor's 0 or -1."""
+    """One axis (an int) in ``range(ndim)``; 0 for a 0-d tensor's 0 or -1.
+
+    Parameters
+    ----------
+    axis : int
+    ndim : int
+    op, name : str
+        Named in errors (a tuple or None is a ``TypeError``).
+
+    Returns
+    -------
+    int
+    """
     if isinstance(axis, (tuple, list)) or axis is None:
         raise TypeError(f"{op}: {name} must be one int, got {axis!r}")
     axes = normalize_axes(axis, ndim, op, name)
@@ -99,7 +148,19 @@ def single_axis(axis, ndim, op, name="axis"):
 
 def on_vector(op, x, *args, **kwargs):
     """``op`` on the 0-d ``x`` seen as shape ``(1,)``, its results back to 0-d: how the
-    ops along one axis take dim 0 or -1 of a 0-d tensor, as PyTorch's do."""
+    ops along one axis take dim 0 or -1 of a 0-d tensor, as PyTorch's do.
+
+    Parameters
+    ----------
+    op : callable
+        Called as ``op(x.reshape(1), *args, **kwargs)``.
+    x : Tensor, 0-d
+
+    Returns
+    -------
+    Tensor or ValuesIndices
+        0-d.
+    """
     result = op(x.reshape(1), *args, **kwargs)
     if isinstance(result, ValuesIndices):
         return ValuesIndices(*(r.reshape(()) for r in result))
@@ -264,7 +325,18 @@ def std(x, axis=None, keepdims=False, *, correction=None, ddof=None, unbiased=No
 
 def root(x, p):
     """``x ** (1 / p)`` for ``x >= 0``, whose gradient is taken as 0 where the root is 0
-    (the limit along the paths norms and standard deviations take there)."""
+    (the limit along the paths norms and standard deviations take there).
+
+    Parameters
+    ----------
+    x : Tensor, non-negative
+    p : int or float
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape.
+    """
     static = {"p": p}
     y = root_values(x.xp, x.data, p)
 

@@ -46,7 +46,21 @@ def reshape_values(xp, x, shape):
 
 
 def transpose(x, *axes):
-    """Permute axes (reverse them when none are given), as NumPy."""
+    """Permute axes (reverse them when none are given), as NumPy.
+
+    Parameters
+    ----------
+    x : Tensor
+    *axes : int, or one tuple
+        A permutation of all axes (NumPy's meaning; to swap two axes as
+        ``torch.transpose`` does, use :func:`swapaxes`). A 0-d tensor takes none, or
+        PyTorch's 0 and -1.
+
+    Returns
+    -------
+    Tensor
+        A view with axis ``i`` taken from ``x``'s axis ``axes[i]``.
+    """
     axes = tuple(axis_int(a, "transpose") for a in _shape_arg(axes)) or \
         tuple(reversed(range(x.ndim)))
     if x.ndim == 0:
@@ -76,7 +90,18 @@ def transpose(x, *axes):
 
 def swapaxes(x, axis1, axis2):
     """``x`` with axes ``axis1`` and ``axis2`` exchanged (NumPy's ``swapaxes``, what
-    ``torch.transpose(x, axis1, axis2)`` does); a view."""
+    ``torch.transpose(x, axis1, axis2)`` does); a view.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis1, axis2 : int
+        0 or -1 for a 0-d tensor (which is returned as is).
+
+    Returns
+    -------
+    Tensor
+    """
     if x.ndim == 0:
         normalize_axes((axis1,), 0, "swapaxes")
         normalize_axes((axis2,), 0, "swapaxes")
@@ -193,7 +218,19 @@ def squeeze(x, axis=None):
 
 @torch_spellings
 def unsqueeze(x, axis):
-    """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``)."""
+    """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``).
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        In ``-(x.ndim + 1) .. x.ndim`` (``dim=`` too); else :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    Tensor
+        A view with ``x.ndim + 1`` dimensions.
+    """
     ndim = x.ndim + 1
     axis = axis_int(axis, "unsqueeze")
     if not -ndim <= axis < ndim:
@@ -292,7 +329,19 @@ def _tensors(ts, op):
 
 @torch_spellings
 def concat(ts, axis=0):
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis.
+
+    Parameters
+    ----------
+    ts : sequence of Tensor
+        Equal shapes except along ``axis``.
+    axis : int
+        ``dim=`` too; out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    Tensor
+    """
     ts = _tensors(ts, "concat")
     axis = axis_int(axis, "concat")
     if not -ts[0].ndim <= axis < builtins.max(ts[0].ndim, 1):
@@ -327,7 +376,20 @@ def concat_values(xp, *arrays, axis):
 
 @torch_spellings
 def stack(ts, axis=0):
-    """Join same-shaped tensors along a new axis."""
+    """Join same-shaped tensors along a new axis.
+
+    Parameters
+    ----------
+    ts : sequence of Tensor
+        All of one shape.
+    axis : int
+        In ``-(ndim + 1) .. ndim`` (``dim=`` too); else :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    Tensor
+        ``len(ts)`` along ``axis``.
+    """
     ts = _tensors(ts, "stack")
     axis = axis_int(axis, "stack")
     if not -ts[0].ndim - 1 <= axis <= ts[0].ndim:
@@ -356,7 +418,18 @@ def stack_values(xp, *arrays, axis):
 def unbind(x, axis=0):
     """The slices of ``x`` along ``axis``, that axis removed (views): the inverse of
     :func:`stack`, as PyTorch's ``unbind``. One recorded op; its backward stacks the
-    slices' gradients (zeros for slices that got none)."""
+    slices' gradients (zeros for slices that got none).
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        ``dim=`` too; out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    tuple of Tensor
+    """
     axis = _axis_in(axis, x, "unbind")
     static = {"axis": axis}
     pieces = unbind_values(None, x.data, axis)
@@ -390,6 +463,18 @@ def split(x, indices_or_sections, axis=0):
 
     The backward joins the pieces' gradients with one concatenation (zeros for pieces
     that got none).
+
+    Parameters
+    ----------
+    x : Tensor
+    indices_or_sections : int or sequence of int
+        A number of equal sections, or non-decreasing cut indices.
+    axis : int
+        ``dim=`` too; out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    list of Tensor
     """
     axis = _axis_in(axis, x, "split")
     length = x.shape[axis]
@@ -416,7 +501,20 @@ def split(x, indices_or_sections, axis=0):
 @torch_spellings
 def chunk(x, chunks, axis=0):
     """PyTorch's chunk: pieces of ``ceil(len / chunks)`` along ``axis``, the last one
-    smaller (so there may be fewer than ``chunks`` pieces)."""
+    smaller (so there may be fewer than ``chunks`` pieces).
+
+    Parameters
+    ----------
+    x : Tensor
+    chunks : int
+        Positive.
+    axis : int
+        ``dim=`` too; out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    list of Tensor
+    """
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     axis = _axis_in(axis, x, "chunk")
@@ -812,7 +910,20 @@ def diagonal_values(xp, x, offset, dim1, dim2):
 
 def diagonal_into_zeros(values, shape, offset, dim1, dim2):
     """Zeros of ``shape`` with ``values`` on the diagonal that :func:`diagonal` takes:
-    the gradient of ``diagonal`` (PyTorch's ``diagonal_scatter`` into zeros)."""
+    the gradient of ``diagonal`` (PyTorch's ``diagonal_scatter`` into zeros).
+
+    Parameters
+    ----------
+    values : Tensor
+        The diagonal, shaped as :func:`diagonal` gives it.
+    shape : tuple of int
+    offset, dim1, dim2 : int
+        As :func:`diagonal` (normalized dims).
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
     static = {"shape": tuple(shape), "offset": offset, "dim1": dim1, "dim2": dim2}
 
     def backward(grad):
@@ -924,7 +1035,20 @@ def gather_values(xp, x, index, axis):
 
 def gather_into_zeros(values, axis, index, shape):
     """Zeros of ``shape`` with ``values`` added at the positions :func:`gather` read
-    (repeated positions accumulate): the gradient of ``gather``."""
+    (repeated positions accumulate): the gradient of ``gather``.
+
+    Parameters
+    ----------
+    values : Tensor
+        ``index``'s shape.
+    axis : int
+    index : Tensor of integers
+    shape : tuple of int
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
     static = {"axis": axis, "shape": tuple(shape)}
 
     def backward(grad):
@@ -1082,7 +1206,20 @@ def index_select_values(xp, x, index, axis):
 
 def index_add_into_zeros(values, axis, index, shape):
     """Zeros of ``shape`` with ``values`` added at positions ``index`` along ``axis``
-    (repeated positions accumulate): the gradient of :func:`index_select`."""
+    (repeated positions accumulate): the gradient of :func:`index_select`.
+
+    Parameters
+    ----------
+    values : Tensor
+        ``shape`` with ``len(index)`` along ``axis``.
+    axis : int
+    index : Tensor of integers, 1-D or 0-d
+    shape : tuple of int
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
     static = {"axis": axis, "shape": tuple(shape)}
 
     def backward(grad):
@@ -1184,7 +1321,20 @@ def masked_select_values(xp, x, mask):
 
 def masked_into_zeros(values, mask, shape):
     """Zeros of ``shape`` with ``values`` where ``mask`` (broadcast) is True: the
-    gradient of :func:`masked_select`."""
+    gradient of :func:`masked_select`.
+
+    Parameters
+    ----------
+    values : Tensor, 1-D
+        One value per True of the broadcast mask.
+    mask : Tensor of bool
+    shape : tuple of int
+        The shape the mask broadcasts to.
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
     static = {"shape": tuple(shape)}
 
     def backward(grad):
