@@ -559,7 +559,7 @@ def _running_extreme(x, axis, op):
         return on_vector(_running_extreme, x, 0, op)
     indices = record(running_extreme_indices(x.xp, x.data, axis, op), (x,), None,
                      f"{op}_indices", running_extreme_indices, {"axis": axis, "op": op})
-    return ValuesIndices(shape.gather(x, axis, indices), indices)
+    return ValuesIndices(shape.taken_along(x, axis, indices), indices)
 
 
 @kernel
@@ -760,7 +760,7 @@ def _values_and_indices(x, dim, keepdim, kind):
     if x.ndim == 0:
         return on_vector(_values_and_indices, x, 0, keepdim, kind)
     indices = _arg_extreme(x, axis, True, "arg" + kind)
-    values = shape.gather(x, axis, indices)
+    values = shape.taken_along(x, axis, indices)
     if not keepdim:
         indices, values = indices.squeeze(axis), values.squeeze(axis)
     return ValuesIndices(values, indices)

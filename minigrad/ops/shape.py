@@ -1020,7 +1020,26 @@ def gather(x, axis, index):
     if x.ndim == 0:
         return gather(reshape(x, 1), 0, reshape(index, -1)).reshape(index.shape)
     _check_index_shape(x, axis, index, "gather")
+    return taken_along(x, axis, index)
 
+
+def taken_along(x, axis, index):
+    """:func:`gather` without its checks, for indices that ops made themselves (those of
+    ``sort``, ``topk``, ``cummax``, ``max(dim=)``): no pass over them, no device sync.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        In ``range(x.ndim)``.
+    index : Tensor of integers
+        Valid positions, as many dimensions as ``x``.
+
+    Returns
+    -------
+    Tensor
+        ``index``'s shape.
+    """
     def backward(grad):
         return (gather_into_zeros(grad, axis, index, x.shape), None)
     return record(gather_values(x.xp, x.data, index.data, axis), (x, index), backward,
@@ -1052,7 +1071,7 @@ def gather_into_zeros(values, axis, index, shape):
     static = {"axis": axis, "shape": tuple(shape)}
 
     def backward(grad):
-        return (gather(grad, axis, index), None)
+        return (taken_along(grad, axis, index), None)
     return record(gather_into_zeros_values(values.xp, values.data, index.data, **static),
                   (values, index), backward, "gather_into_zeros", gather_into_zeros_values,
                   static)
@@ -1114,7 +1133,7 @@ def scatter(x, axis, index, src=None, *, value=None):
     def backward(grad):
         # written-over positions get no gradient; each source element gets its target's
         return (scatter(grad, axis, index, 0.0), None,
-                gather(grad, axis, index) if isinstance(src, Tensor) else None)
+                taken_along(grad, axis, index) if isinstance(src, Tensor) else None)
     return record(scatter_values(x.xp, x.data, index.data, getattr(src, "data", src), axis,
                                  False),
                   (x, index, src), backward, "scatter", scatter_values,
@@ -1159,7 +1178,7 @@ def scatter_add(x, axis, index, src):
     _check_index_shape(x, axis, index, "scatter_add", src)
 
     def backward(grad):
-        return (grad, None, gather(grad, axis, index))
+        return (grad, None, taken_along(grad, axis, index))
     return record(scatter_values(x.xp, x.data, index.data, src.data, axis, True),
                   (x, index, src), backward, "scatter_add", scatter_values,
                   {"axis": axis, "accumulate": True})
@@ -1441,7 +1460,7 @@ def sort(x, axis=-1, descending=False, stable=False):
     if x.ndim == 0:
         return on_vector(sort, x, 0, descending)
     indices = argsort(x, axis, descending)
-    return ValuesIndices(gather(x, axis, indices), indices)
+    return ValuesIndices(taken_along(x, axis, indices), indices)
 
 
 @torch_spellings
@@ -1477,7 +1496,7 @@ def topk(x, k, axis=-1, largest=True, sorted=True):
     static = {"k": k, "axis": axis, "descending": bool(largest)}
     indices = record(topk_indices(x.xp, x.data, **static), (x,), None, "topk", topk_indices,
                      static)
-    return ValuesIndices(gather(x, axis, indices), indices)
+    return ValuesIndices(taken_along(x, axis, indices), indices)
 
 
 @kernel
