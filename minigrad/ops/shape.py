@@ -53,8 +53,7 @@ def transpose(x, *axes):
     x : Tensor
     *axes : int, or one tuple
         A permutation of all axes (NumPy's meaning; to swap two axes as
-        ``torch.transpose`` does, use :func:`swapaxes`). A 0-d tensor takes none, or
-        PyTorch's 0 and -1.
+        ``torch.transpose`` does, use :func:`swapaxes`). A 0-d tensor takes none.
 
     Returns
     -------
@@ -64,9 +63,11 @@ def transpose(x, *axes):
     axes = tuple(axis_int(a, "transpose") for a in _shape_arg(axes)) or \
         tuple(reversed(range(x.ndim)))
     if x.ndim == 0:
-        if builtins.all(a in (0, -1) for a in axes) and len(axes) <= 2:
-            return x            # PyTorch's dims 0 and -1 of a 0-d tensor name itself
-        raise AxisError(f"transpose: a 0-d tensor has no axes to permute; got axes {axes}")
+        if not axes:
+            return x
+        raise AxisError(f"transpose: a 0-d tensor has no axes to permute, got axes {axes}; "
+                        f"call transpose() without axes (or swapaxes(0, -1), as "
+                        f"torch.transpose takes them)")
     if len(axes) == 2 and x.ndim > 2:
         # torch.transpose(x, a, b) swaps two axes; here the axes are NumPy's permutation
         raise ValueError(f"transpose takes a permutation of all axes (NumPy); to swap two "

@@ -464,11 +464,13 @@ def test_dims_out_of_range_are_axis_errors(name):
 
 def test_transpose_of_a_0d_tensor():
     x = mg.tensor(2.0)
-    assert x.transpose() is x and x.T is x and x.transpose(0) is x
-    assert x.swapaxes(0, -1) is x
+    assert x.transpose() is x and x.T is x
+    assert x.swapaxes(0, -1) is x       # PyTorch's transpose(0, -1) of a 0-d tensor
     assert torch.tensor(2.0).transpose(0, -1).shape == ()
-    with pytest.raises(mg.AxisError, match="transpose: a 0-d tensor has no axes to permute"):
-        x.transpose(1)
+    for axes in ((0,), (1,), (0, -1)):
+        with pytest.raises(mg.AxisError, match=r"transpose: a 0-d tensor has no axes to "
+                                               r"permute, got axes \("):
+            x.transpose(*axes)
 
 
 def test_squeeze_of_a_0d_tensor_with_dim_0_like_torch():
