@@ -360,7 +360,8 @@ def root_values(xp, x, p):
 
 @torch_spellings
 def prod(x, axis=None, keepdims=False, *, dtype=None):
-    """Product over ``axis``; its gradient is right where elements are zero.
+    """Product over ``axis``; its first and second derivatives are right where elements
+    are zero.
 
     Parameters
     ----------
@@ -383,17 +384,24 @@ def prod(x, axis=None, keepdims=False, *, dtype=None):
     axes = static["axis"]
 
     def backward(grad):
-        # d prod / d x_k is the product of the others: prod / x_k without zeros; with one
-        # zero, the product of the nonzeros at the zero and 0 elsewhere; with more, 0
-        is_zero = eq(x, 0)
-        nonzero = where(is_zero, 1.0, x)
-        nonzero_product = prod(nonzero, axes, keepdims=True)
-        zeros = sum(is_zero, axes, keepdims=True)
-        others = where(is_zero, where(eq(zeros, 1), nonzero_product, 0.0),
-                       where(eq(zeros, 0), nonzero_product / nonzero, 0.0))
+        # d prod / d x_k is the product of the others: (the running product before k) *
+        # (the one after k), over the reduced axes moved last and joined into one. No
+        # division, so zeros need no special case, and it is a polynomial of cumprods:
+        # its own gradient (prod's second derivative) is exact too, zeros included
         if not keepdims:
             grad = grad.reshape(_kept_shape(x.shape, axes))
-        return (grad * others,)
+        if not x.size:
+            return (grad.broadcast_to(x.shape),)
+        kept = tuple(a for a in range(x.ndim) if a not in axes)
+        moved = x.transpose(*(kept + axes)) if x.ndim else x.reshape(1)
+        rows = moved.reshape(tuple(x.shape[a] for a in kept) + (-1,))
+        before = cumprod(shape.pad(rows, (1, -1), value=1.0), -1)
+        after = shape.flip(cumprod(shape.pad(shape.flip(rows, -1), (1, -1), value=1.0), -1),
+                           -1)
+        others = (before * after).reshape(moved.shape)
+        if x.ndim:
+            others = others.transpose(*sorted(range(x.ndim), key=(kept + axes).__getitem__))
+        return (grad * others.reshape(x.shape),)
     return record(prod_values(None, x.data, **static), (x,), backward, "prod", prod_values,
                   static)
 
@@ -450,7 +458,8 @@ def cumsum_values(xp, x, axis):
 
 @torch_spellings
 def cumprod(x, axis, *, dtype=None):
-    """Running products along ``axis``; the gradient is right where elements are zero.
+    """Running products along ``axis``; the gradient is right where elements are zero
+    (its own derivative, a second derivative, only away from zeros).
 
     Parameters
     ----------

@@ -441,3 +441,24 @@ def test_logcumsumexp_gradient_at_minus_inf_is_zero():
     (torch.logcumsumexp(t, 0) * torch.tensor(weights)).sum().backward()
     assert x.grad.tolist()[:2] == [0.0, 0.0]
     np.testing.assert_allclose(x.grad.numpy()[2:], t.grad.numpy()[2:], rtol=1e-12)
+
+
+@pytest.mark.parametrize("data, dims", [
+    ([[0.5, 0.0, 2.0, 0.7]], 1), ([[0.0, 1.5, 0.0, 2.0]], None), ([[1.0, 2.0], [3.0, 0.0]], 0),
+    ([[[0.0, 2.0], [1.0, -1.0]], [[3.0, 0.5], [0.0, 0.0]]], (0, 2)),
+])
+def test_prod_second_derivatives_at_zeros_like_torch(data, dims):
+    data = np.array(data)
+    x, t = leaf(data), torch.tensor(data, requires_grad=True)
+    out = mg.prod(x, dims)
+    expected = torch.prod(t) if dims is None else torch.prod(t, dims) if isinstance(dims, int) \
+        else t.prod(dims[1]).prod(dims[0])
+    weights = normal(out.shape, 3)
+    (g,) = mg.grad((out * mg.tensor(weights)).sum(), x, create_graph=True)
+    (g_torch,) = torch.autograd.grad((expected * torch.tensor(weights)).sum(), t,
+                                     create_graph=True)
+    np.testing.assert_allclose(g.numpy(), g_torch.detach().numpy(), rtol=1e-12)
+    more = normal(x.shape, 4)
+    (g * mg.tensor(more)).sum().backward()
+    (g_torch * torch.tensor(more)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-15)
