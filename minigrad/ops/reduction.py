@@ -559,7 +559,7 @@ def logcumsumexp(x, axis):
 @kernel
 def logcumsumexp_values(xp, x, axis):
     """:func:`logcumsumexp`'s kernel: ``logaddexp`` accumulated along ``axis``."""
-    return xp.logaddexp.accumulate(x, axis=axis)
+    return accumulated(xp, "logaddexp", x, axis, -xp.inf)
 
 
 def _running_extreme(x, axis, op):
@@ -576,14 +576,85 @@ def running_extreme_indices(xp, x, axis, op):
     """Where the running maximum (``op`` "cummax") or minimum was last reached: the
     index of the latest element equal to it, or of the latest NaN, as PyTorch's
     ``cummax``/``cummin``."""
-    running = (xp.maximum if op == "cummax" else xp.minimum).accumulate(x, axis=axis)
+    running = accumulated(xp, "maximum" if op == "cummax" else "minimum", x, axis,
+                          _lowest(xp, x.dtype) if op == "cummax" else _highest(xp, x.dtype))
     positions = [1] * x.ndim
     positions[axis] = x.shape[axis]
     position = xp.arange(x.shape[axis]).reshape(positions)
     # reached at x == running; every NaN is reached too (and then stays the running
     # value, which nothing else equals)
     reached = (x == running) | (x != x)
-    return xp.maximum.accumulate(xp.where(reached, position, 0), axis=axis)
+    return accumulated(xp, "maximum", xp.where(reached, position, 0), axis, 0)
+
+
+def _lowest(xp, dtype):
+    """What nothing is below: -inf for floats, the least value of integers, False."""
+    if dtype.kind == "f":
+        return -xp.inf
+    return False if dtype.kind == "b" else xp.iinfo(dtype).min
+
+
+def _highest(xp, dtype):
+    if dtype.kind == "f":
+        return xp.inf
+    return True if dtype.kind == "b" else xp.iinfo(dtype).max
+
+
+def accumulated(xp, name, x, axis, identity):
+    """The ufunc ``xp.<name>`` accumulated along ``axis`` (``numpy.maximum.accumulate``),
+    by a log-step scan where the array module has no such ``accumulate`` (CuPy has only
+    ``add``'s).
+
+    Parameters
+    ----------
+    xp : array module
+    name : str
+        An associative ufunc: "maximum", "minimum", "logaddexp".
+    x : array
+    axis : int
+    identity : scalar
+        ``op(identity, a) == a``.
+
+    Returns
+    -------
+    array
+        ``x``'s shape and dtype.
+    """
+    combine = getattr(xp, name)
+    try:
+        return combine.accumulate(x, axis=axis)
+    except (AttributeError, NotImplementedError, TypeError):
+        return doubling_scan(xp, combine, x, axis, identity)
+
+
+def doubling_scan(xp, combine, x, axis, identity):
+    """Running ``combine`` along ``axis`` in ``ceil(log2 n)`` elementwise steps (Hillis &
+    Steele 1986): after the step with shift ``s``, element ``i`` holds the combination of
+    the ``2 s`` elements up to ``i``.
+
+    Parameters
+    ----------
+    xp : array module
+    combine : binary ufunc, associative
+    x : array
+    axis : int
+    identity : scalar
+
+    Returns
+    -------
+    array
+    """
+    length = x.shape[axis]
+    lead = (slice(None),) * axis
+    out, shift = x, 1
+    while shift < length:
+        padding = list(x.shape)
+        padding[axis] = shift
+        shifted = xp.concatenate([xp.full(padding, identity, dtype=x.dtype),
+                                  out[lead + (slice(0, length - shift),)]], axis=axis)
+        out = combine(out, shifted)
+        shift *= 2
+    return out
 
 
 @torch_spellings

@@ -462,3 +462,18 @@ def test_prod_second_derivatives_at_zeros_like_torch(data, dims):
     (g * mg.tensor(more)).sum().backward()
     (g_torch * torch.tensor(more)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name, identity", [("maximum", -np.inf), ("minimum", np.inf),
+                                            ("logaddexp", -np.inf)])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_the_log_step_scan_equals_accumulate(name, identity, axis):
+    # the path CuPy takes, whose ufuncs have no accumulate but add's
+    from minigrad.ops.reduction import doubling_scan
+    data = np.random.default_rng(axis).standard_normal((5, 7, 3))
+    if name != "logaddexp":
+        data[1, 2, 0] = np.nan          # NaN propagates as in accumulate
+    xp = mg.tensor(data).xp
+    got = doubling_scan(xp, getattr(xp, name), mg.tensor(data).data, axis, identity)
+    expected = getattr(np, name).accumulate(data, axis=axis)
+    np.testing.assert_allclose(mg.tensor(got).numpy(), expected, rtol=1e-13)
