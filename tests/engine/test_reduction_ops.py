@@ -477,3 +477,21 @@ def test_the_log_step_scan_equals_accumulate(name, identity, axis):
     got = doubling_scan(xp, getattr(xp, name), mg.tensor(data).data, axis, identity)
     expected = getattr(np, name).accumulate(data, axis=axis)
     np.testing.assert_allclose(mg.tensor(got).numpy(), expected, rtol=1e-13)
+
+
+@FAST
+@given(shape_and_axis(allow_none=True), st.booleans(),
+       st.sampled_from(["argmax", "argmin", "any", "all"]), seeds)
+def test_ops_without_gradient_over_drawn_shapes_like_torch(shape_axis, keepdim, name, seed):
+    shape, axis = shape_axis
+    data = np.round(normal(shape, seed))       # ties and zeros
+    x, t = mg.tensor(data), torch.tensor(data)
+    if name in ("any", "all"):
+        kwargs = {} if axis is None else {"dim": axis, "keepdim": keepdim}
+        ours, theirs = getattr(x, name)(**kwargs), getattr(t, name)(**kwargs)
+    else:
+        ours, theirs = getattr(x, name)(dim=axis, keepdim=keepdim), \
+            getattr(t, name)(dim=axis, keepdim=keepdim)
+    assert ours.shape == tuple(theirs.shape) and not ours.requires_grad
+    assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", ""))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

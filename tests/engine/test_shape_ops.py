@@ -492,3 +492,22 @@ def test_basic_slices_backward_without_scatter_add(monkeypatch):
     assert x.grad is not None
     with pytest.raises(AssertionError, match="scatter-add used"):
         x.gather(0, index([[0, 1]])).sum().backward()
+
+
+@FAST
+@given(shapes, seeds, st.data())
+def test_ops_without_gradient_over_drawn_shapes_like_torch(shape, seed, data):
+    values = np.round(normal(shape, seed))      # ties and zeros
+    classes = np.minimum(np.abs(values), 3).astype(np.int64)
+    x, t = mg.tensor(values), torch.tensor(values)
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    descending = data.draw(st.booleans())
+    pairs = [(mg.nonzero(x), torch.nonzero(t)),
+             (x.argsort(dim=axis, descending=descending),
+              t.argsort(dim=axis, descending=descending, stable=True)),
+             (mg.one_hot(mg.tensor(classes), 4),
+              torch.nn.functional.one_hot(torch.tensor(classes), 4))]
+    pairs += list(zip(mg.nonzero(x, as_tuple=True), torch.nonzero(t, as_tuple=True)))
+    for ours, theirs in pairs:
+        assert ours.shape == tuple(theirs.shape) and ours.dtype == mg.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
