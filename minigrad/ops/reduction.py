@@ -958,8 +958,8 @@ def norm(x, p=2, axis=None, keepdims=False):
         return amax(abs(x), axes, keepdims)
     if p == -math.inf:
         return amin(abs(x), axes, keepdims)
-    if p == 0:
-        return sum(astype(ne(x, 0), x.dtype), axes, keepdims)
+    if p == 0:      # a count, connected to x (as PyTorch's) with a zero gradient
+        return sum(where(ne(x, 0), 1.0, x * 0.0), axes, keepdims)
     if p == 1:
         return sum(abs(x), axes, keepdims)
     return root(sum(x * x if p == 2 else abs(x) ** p, axes, keepdims), p)
