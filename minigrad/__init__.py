@@ -22,6 +22,10 @@ from .ops import (acos, allclose, asin, atan, atan2, ceil, cosh, div, erf, exp2,
                   floor_divide, frac, isclose, isfinite, isinf, isnan, lerp, log10, log1p, log2,
                   logaddexp, logical_and, logical_not, logical_or, logical_xor, reciprocal,
                   remainder, round, rsqrt, sinh, square, tan, trunc)
+from .ops import (ValuesIndices, all, amax, amin, any, argmax, argmin, argsort, cummax, cummin,
+                  cumprod, cumsum, diagonal, einsum, flip, gather, index_select, logcumsumexp,
+                  masked_fill, masked_select, nonzero, norm, one_hot, pad, prod, repeat, roll,
+                  scatter, scatter_add, sort, std, tile, topk, tril, triu, unflatten)
 from .factories import (arange, empty, eye, from_numpy, full, full_like, linspace, ones,
                         ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                         zeros_like)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
@@ -136,6 +136,9 @@ def classification_cases(draw):
     if draw(st.booleans()):
         options["weight"] = rng.uniform(0.2, 2.0, classes)
     soft = draw(st.integers(0, 3)) == 0
+    # an index target that also fits minigrad's (N, T, C) reading is read that way
+    # (test_sequence_layout_with_classes_last); PyTorch's reading is checked elsewhere
+    assume(unbatched or len(shape) < 3 or tuple(positions) != shape[:-1])
     if soft:
         target = rng.dirichlet(np.ones(classes), positions or None)
         if not unbatched:
@@ -417,8 +420,9 @@ def test_class_indices_passed_into_a_fused_function_are_not_frozen():
      r"cross_entropy: target 5 is out of bounds.*\[0, 5\)"),
     (lambda: F.nll_loss(mg.zeros(2, 5), np.array([-1, 0])), IndexError,
      r"nll_loss: target -1 is out of bounds"),
-    (lambda: F.cross_entropy(mg.zeros(2, 3, 5), np.zeros((2, 3), np.int64)), ValueError,
-     r"expected target \(2, 5\).*classes are axis 1.*permute\(0, 2, 1\)"),
+    (lambda: F.cross_entropy(mg.zeros(2, 3, 5), np.zeros((2, 4), np.int64)), ValueError,
+     r"expected target \(2, 5\) for input \(N, C\) or \(N, C, d1, ...\), or the input's "
+     r"shape without its last axis"),
     (lambda: F.cross_entropy(mg.zeros(2, 5), np.zeros(2)), TypeError,
      "cross_entropy: target must hold integer class indices"),
     (lambda: F.cross_entropy(mg.zeros(2, 5), np.zeros((2, 5)), ignore_index=1), ValueError,
@@ -439,3 +443,22 @@ def test_class_indices_passed_into_a_fused_function_are_not_frozen():
 def test_bad_arguments_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_sequence_layout_with_classes_last(loss, reduction):
+    """API.md's layout: logits (N, T, C) with targets (N, T), equal to PyTorch's loss of
+    the same logits with their classes on axis 1; where both readings fit (T == C) the
+    classes are last."""
+    rng = np.random.default_rng(0)
+    for shape in [(2, 3, 5), (2, 4, 4), (2, 3, 2, 5)]:
+        logits = rng.standard_normal(shape)
+        target = rng.integers(0, shape[-1], shape[:-1])
+        target[0, 0] = -100                           # ignored, as in PyTorch
+        ours = getattr(F, loss)(mg.tensor(logits), target, reduction=reduction)
+        moved = torch.from_numpy(np.moveaxis(logits, -1, 1))
+        theirs = getattr(torch.nn.functional, loss)(moved, torch.from_numpy(target),
+                                                     reduction=reduction)
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10)

@@ -10,6 +10,7 @@ from ..modes import state
 from ..ops import (abs, erf, exp, expm1, log, log1p, log_softmax, maximum, sigmoid,
                    softmax, tanh, where)
 from ..tensor import Tensor, constant
+from ..ops.shape import one_hot, pad
 
 
 def dropout(x, p=0.5, training=True):
@@ -451,6 +452,23 @@ def huber_loss(input, target, *, reduction="mean", delta=1.0, weight=None):
 
 # ---- classification
 
+def _sequence_layout(input, target):
+    """``input`` with its classes moved to axis 1 when it is laid out as minigrad's
+    sequence losses take it (API.md): logits (N, T, ..., C) with class indices (N, T, ...),
+    the target's shape the input's without its last axis. Any other input is returned as
+    it is, read as PyTorch's (N, C, d1, ...). Where both readings fit (a 3-D input with
+    T == C) this one is taken: it is the documented layout."""
+    if input.ndim < 3:
+        return input
+    shape = getattr(target, "shape", None)
+    if shape is None:
+        shape = _backend.convert(target, _backend.of(input.data)).shape
+    kind = getattr(getattr(target, "dtype", None), "kind", "i")
+    if tuple(shape) != tuple(input.shape[:-1]) or kind not in "iu":
+        return input
+    return input.permute(0, input.ndim - 1, *range(1, input.ndim - 1))
+
+
 def _classes_last(x):
     """``x`` (a tensor or an array) of shape (N, C, d1, ...) as (N * d1 * ..., C);
     (C,) as (1, C)."""
@@ -471,13 +489,10 @@ def _class_indices(input, target, op):
     target = _values(target, input)
     expected = _index_shape(input)
     if tuple(target.shape) != expected:
-        hint = ""
-        if input.ndim >= 3 and tuple(target.shape) == tuple(input.shape[:-1]):
-            hint = ("; the classes are axis 1, as PyTorch (for logits (N, T, C) pass "
-                    "logits.permute(0, 2, 1), or flatten both to (N * T, C) and (N * T,))")
         raise ValueError(f"{op}: input shape {tuple(input.shape)} and target shape "
                          f"{tuple(target.shape)} do not match; expected target "
-                         f"{expected} for input (N, C) or (N, C, d1, ...){hint}")
+                         f"{expected} for input (N, C) or (N, C, d1, ...), or the input's "
+                         f"shape without its last axis for input (N, T, C)")
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype "
                         f"{target.dtype}")
@@ -554,6 +569,8 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
     ----------
     input : Tensor, shape (N, C), (N, C, d1, ...) or (C,)
         Log-probabilities; the classes are axis 1 (axis 0 of a (C,) input), as PyTorch.
+        Also minigrad's sequence layout (N, T, C) with a target (N, T): the classes
+        last (taken where both readings fit).
     target : Tensor, array or list of int, shape (N,), (N, d1, ...) or ()
         Class indices in ``[0, C)`` or ``ignore_index``.
     weight : Tensor or array, shape (C,), optional
@@ -570,6 +587,7 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
     _check_floating(input, "nll_loss")
     if input.ndim == 0:
         raise ValueError("nll_loss: input must have a class axis, got a 0-d tensor")
+    input = _sequence_layout(input, target)
     target = _class_indices(input, target, "nll_loss")
     weight = _class_weight(weight, input, "nll_loss")
     loss = _negative_log_likelihood(_classes_last(input), target.reshape(-1), weight,
@@ -597,6 +615,8 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     ----------
     input : Tensor, shape (N, C), (N, C, d1, ...) or (C,)
         Unnormalised scores; the classes are axis 1, as PyTorch.
+        Also minigrad's sequence layout (N, T, C) with a target (N, T): the classes
+        last (taken where both readings fit).
     target : Tensor, array or list
         Class indices (integers) of shape (N,), (N, d1, ...) or (); or probabilities
         (floating) of the input's shape.
@@ -619,6 +639,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
         raise ValueError(f"{op}: input must have a class axis, got a 0-d tensor")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    input = _sequence_layout(input, target)
     weight = _class_weight(weight, input, op)
     positions = _index_shape(input)
     logits = _classes_last(input)

@@ -4,10 +4,14 @@ from ..tensor import Tensor
 from .arithmetic import add, sub, mul, div, pow, neg, matmul, reduce_to_shape
 from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, maximum,
                           minimum, clip, clamp, where, astype, lt, le, gt, ge, eq, ne, logical_and)
-from .reduction import sum, mean, max, min, var, logsumexp, softmax, log_softmax
+from .reduction import (sum, mean, max, min, var, std, logsumexp, softmax, log_softmax,
+                        argmax, argmin, prod, cumsum, cumprod, logcumsumexp, cummax, cummin,
+                        any, all, amax, amin, norm, ValuesIndices)
 from .shape import (reshape, view, flatten, transpose, swapaxes, permute, broadcast_to, expand,
-                    squeeze, unsqueeze, getitem, concat, cat, stack, split, chunk, unbind,
-                    clone, to)
+                    squeeze, unsqueeze, getitem, concat, cat, stack, split, split_sizes, chunk,
+                    unbind, clone, to, unflatten, pad, repeat, tile, roll, flip, tril, triu,
+                    diagonal, gather, scatter, scatter_add, index_select, masked_fill, masked_select,
+                    nonzero, sort, argsort, topk, one_hot, einsum)
 from .. import backend as _backend
 from .. import modes as _modes
 
@@ -29,10 +33,20 @@ for _name, _op in {
     "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "chunk": chunk, "unbind": unbind, "to": to,
+    "split": split_sizes,       # PyTorch's method (NumPy arrays have none): pieces of a size
     # PyTorch's spellings
     "swapaxes": swapaxes, "view": view, "flatten": flatten, "permute": permute,
     "expand": expand, "clone": clone,
     "matmul": matmul, "pow": pow, "clamp": clamp,
+    # issue 14: reductions, shape and indexing (PyTorch's meanings; repeat is torch's)
+    "std": std, "argmax": argmax, "argmin": argmin, "prod": prod, "cumsum": cumsum,
+    "cumprod": cumprod, "logcumsumexp": logcumsumexp, "cummax": cummax, "cummin": cummin,
+    "any": any, "all": all, "amax": amax, "amin": amin, "norm": norm,
+    "unflatten": unflatten, "repeat": repeat, "tile": tile, "roll": roll, "flip": flip,
+    "tril": tril, "triu": triu, "diagonal": diagonal, "gather": gather, "scatter": scatter,
+    "scatter_add": scatter_add, "index_select": index_select, "masked_fill": masked_fill,
+    "masked_select": masked_select, "nonzero": nonzero, "sort": sort, "argsort": argsort,
+    "topk": topk,
 }.items():
     setattr(Tensor, _name, _op)
 

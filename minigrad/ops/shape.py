@@ -7,12 +7,14 @@ and the pieces of a split or chunk are joined by one concatenation.
 from __future__ import annotations
 
 import builtins
+import functools
 
 from .. import backend as _backend
 from ..tensor import AxisError, Tensor, constant, kernel, record
-from .reduction import normalize_axes, torch_spellings
+from .reduction import (ValuesIndices, axis_int, normalize_axes, on_vector, single_axis,
+                        torch_spellings)
 from .arithmetic import reduce_to_shape
-from .elementwise import astype
+from .elementwise import astype, where
 
 
 def _shape_arg(shape):
@@ -45,8 +47,28 @@ def reshape_values(xp, x, shape):
 
 
 def transpose(x, *axes):
-    """Permute axes (reverse them when none are given), as NumPy."""
-    axes = _shape_arg(axes) or tuple(reversed(range(x.ndim)))
+    """Permute axes (reverse them when none are given), as NumPy.
+
+    Parameters
+    ----------
+    x : Tensor
+    *axes : int, or one tuple
+        A permutation of all axes (NumPy's meaning; to swap two axes as
+        ``torch.transpose`` does, use :func:`swapaxes`). A 0-d tensor takes none.
+
+    Returns
+    -------
+    Tensor
+        A view with axis ``i`` taken from ``x``'s axis ``axes[i]``.
+    """
+    axes = tuple(axis_int(a, "transpose") for a in _shape_arg(axes)) or \
+        tuple(reversed(range(x.ndim)))
+    if x.ndim == 0:
+        if not axes:
+            return x
+        raise AxisError(f"transpose: a 0-d tensor has no axes to permute, got axes {axes}; "
+                        f"call transpose() without axes (or swapaxes(0, -1), as "
+                        f"torch.transpose takes them)")
     if len(axes) == 2 and x.ndim > 2:
         # torch.transpose(x, a, b) swaps two axes; here the axes are NumPy's permutation
         raise ValueError(f"transpose takes a permutation of all axes (NumPy); to swap two "
@@ -70,7 +92,22 @@ def transpose(x, *axes):
 
 def swapaxes(x, axis1, axis2):
     """``x`` with axes ``axis1`` and ``axis2`` exchanged (NumPy's ``swapaxes``, what
-    ``torch.transpose(x, axis1, axis2)`` does); a view."""
+    ``torch.transpose(x, axis1, axis2)`` does); a view.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis1, axis2 : int
+        0 or -1 for a 0-d tensor (which is returned as is).
+
+    Returns
+    -------
+    Tensor
+    """
+    if x.ndim == 0:
+        normalize_axes((axis1,), 0, "swapaxes")
+        normalize_axes((axis2,), 0, "swapaxes")
+        return x
     order = list(range(x.ndim))
     for a in (axis1, axis2):
         if not -x.ndim <= a < x.ndim:
@@ -183,10 +220,23 @@ def squeeze(x, axis=None):
 
 @torch_spellings
 def unsqueeze(x, axis):
-    """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``)."""
+    """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``).
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        In ``-(x.ndim + 1) .. x.ndim`` (``dim=`` too); else :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    Tensor
+        A view with ``x.ndim + 1`` dimensions.
+    """
     ndim = x.ndim + 1
+    axis = axis_int(axis, "unsqueeze")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"unsqueeze: axis {axis} is out of range for {ndim} dimensions")
+        raise AxisError(f"unsqueeze: axis {axis} is out of range for {ndim} dimensions")
     axis %= ndim
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
@@ -281,8 +331,24 @@ def _tensors(ts, op):
 
 @torch_spellings
 def concat(ts, axis=0):
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis.
+
+    Parameters
+    ----------
+    ts : sequence of Tensor
+        Equal shapes except along ``axis``.
+    axis : int
+        ``dim=`` too; out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    Tensor
+    """
     ts = _tensors(ts, "concat")
+    axis = axis_int(axis, "concat")
+    if not -ts[0].ndim <= axis < builtins.max(ts[0].ndim, 1):
+        raise AxisError(f"concat: axis {axis} is out of range for tensors of "
+                        f"{ts[0].ndim} dimensions")
     try:
         out = ts[0].xp.concatenate([t.data for t in ts], axis=axis)
     except (ValueError, IndexError) as error:
@@ -312,8 +378,25 @@ def concat_values(xp, *arrays, axis):
 
 @torch_spellings
 def stack(ts, axis=0):
-    """Join same-shaped tensors along a new axis."""
+    """Join same-shaped tensors along a new axis.
+
+    Parameters
+    ----------
+    ts : sequence of Tensor
+        All of one shape.
+    axis : int
+        In ``-(ndim + 1) .. ndim`` (``dim=`` too); else :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    Tensor
+        ``len(ts)`` along ``axis``.
+    """
     ts = _tensors(ts, "stack")
+    axis = axis_int(axis, "stack")
+    if not -ts[0].ndim - 1 <= axis <= ts[0].ndim:
+        raise AxisError(f"stack: axis {axis} is out of range for {ts[0].ndim + 1} "
+                        f"dimensions")
     try:
         out = ts[0].xp.stack([t.data for t in ts], axis=axis)
     except (ValueError, IndexError):
@@ -337,10 +420,19 @@ def stack_values(xp, *arrays, axis):
 def unbind(x, axis=0):
     """The slices of ``x`` along ``axis``, that axis removed (views): the inverse of
     :func:`stack`, as PyTorch's ``unbind``. One recorded op; its backward stacks the
-    slices' gradients (zeros for slices that got none)."""
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"unbind: axis {axis} is out of range for shape {x.shape}")
-    axis %= x.ndim
+    slices' gradients (zeros for slices that got none).
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        ``dim=`` too; out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    tuple of Tensor
+    """
+    axis = _axis_in(axis, x, "unbind")
     static = {"axis": axis}
     pieces = unbind_values(None, x.data, axis)
     if len(pieces) == 1:
@@ -367,16 +459,44 @@ def only_slice(xp, x, axis):
     return unbind_values(xp, x, axis)[0]
 
 
-@torch_spellings
+def _spelling_picks_split(op):
+    """``split`` with the meaning of the spelling it is called with: NumPy's (sections or
+    cut indices) with ``axis=`` or a positional axis, PyTorch's (pieces of given sizes)
+    with ``dim=``, where the same numbers would cut elsewhere."""
+    @functools.wraps(op)
+    def picking(x, indices_or_sections, *args, **kwargs):
+        if "dim" in kwargs:
+            if args or "axis" in kwargs:
+                raise TypeError("split: got both axis and dim= (PyTorch's spelling of it); "
+                                "give one")
+            return split_sizes(x, indices_or_sections, kwargs.pop("dim"), **kwargs)
+        return op(x, indices_or_sections, *args, **kwargs)
+    return picking
+
+
+@_spelling_picks_split
 def split(x, indices_or_sections, axis=0):
     """NumPy's split: ``n`` equal sections, or cut at the given indices. Views.
 
+    Called with PyTorch's ``dim=`` it is PyTorch's split instead (:func:`split_sizes`:
+    ``split(x, 2, dim=1)`` makes pieces of 2), as ``x.split`` always is.
+
     The backward joins the pieces' gradients with one concatenation (zeros for pieces
     that got none).
+
+    Parameters
+    ----------
+    x : Tensor
+    indices_or_sections : int or sequence of int
+        A number of equal sections, or non-decreasing cut indices.
+    axis : int
+        Out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    list of Tensor
     """
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"split: axis {axis} is out of range for shape {x.shape}")
-    axis %= x.ndim
+    axis = _axis_in(axis, x, "split")
     length = x.shape[axis]
     if isinstance(indices_or_sections, int):
         sections = indices_or_sections
@@ -398,18 +518,69 @@ def split(x, indices_or_sections, axis=0):
     return _split_at(x, cuts, axis, "split")
 
 
+def split_sizes(x, split_size_or_sections, dim=0):
+    """PyTorch's split (``x.split(...)``, or ``mg.split(..., dim=)``): pieces of
+    ``split_size`` along ``dim`` (the last one smaller), or of the given sizes.
+
+    Parameters
+    ----------
+    x : Tensor
+    split_size_or_sections : int or sequence of int
+        One size for every piece, or each piece's size (they must add up to the length).
+    dim : int
+        Out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    list of Tensor
+    """
+    axis = _axis_in(dim, x, "split")
+    length = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0 and not (size == 0 and length == 0):
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        cuts = list(range(size, length, size)) if size else []
+    else:
+        sizes = [int(n) for n in split_size_or_sections]
+        if any(n < 0 for n in sizes) or builtins.sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to "
+                             f"{length}, the length of dim {dim}")
+        cuts = [builtins.sum(sizes[:i]) for i in range(1, len(sizes))]
+    return _split_at(x, cuts, axis, "split")
+
+
 @torch_spellings
 def chunk(x, chunks, axis=0):
     """PyTorch's chunk: pieces of ``ceil(len / chunks)`` along ``axis``, the last one
-    smaller (so there may be fewer than ``chunks`` pieces)."""
+    smaller (so there may be fewer than ``chunks`` pieces).
+
+    Parameters
+    ----------
+    x : Tensor
+    chunks : int
+        Positive.
+    axis : int
+        ``dim=`` too; out of range is :class:`~minigrad.AxisError`.
+
+    Returns
+    -------
+    list of Tensor
+    """
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"chunk: axis {axis} is out of range for shape {x.shape}")
-    axis %= x.ndim
+    axis = _axis_in(axis, x, "chunk")
     length = x.shape[axis]
     size = -(-length // chunks) if length else 1
     return _split_at(x, list(range(size, length, size)), axis, "chunk")
+
+
+def _axis_in(axis, x, op):
+    """One axis of ``x`` (which must have one) in ``range(x.ndim)``."""
+    axis = axis_int(axis, op)
+    if not -x.ndim <= axis < x.ndim:
+        raise AxisError(f"{op}: axis {axis} is out of range for shape {x.shape}")
+    return axis % x.ndim
 
 
 def _split_at(x, cuts, axis, op):
@@ -519,3 +690,1046 @@ def _to_backend(x, name):
     def backward(grad):
         return (_to_backend(grad, source.name),)
     return record(target.from_host(source.to_host(x.data)), (x,), backward, "to")
+
+
+# --------------------------------------------------------------------------- PyTorch's
+# shape ops: reshaping, padding, repeating, reordering, triangles and diagonals
+
+@torch_spellings
+def unflatten(x, axis, sizes):
+    """Axis ``axis`` split into axes of ``sizes`` (one may be -1), as PyTorch's
+    ``unflatten(dim, sizes)``: the inverse of :func:`flatten`.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        ``dim=`` too.
+    sizes : tuple of int
+        Their product is the length of axis ``axis``.
+
+    Returns
+    -------
+    Tensor
+        ``x.shape[:axis] + sizes + x.shape[axis + 1:]``.
+    """
+    axis = single_axis(axis, x.ndim, "unflatten", "dim")
+    sizes = tuple(axis_int(n, "unflatten", "sizes") for n in sizes)
+    if not sizes:
+        raise ValueError("unflatten: sizes must not be empty")
+    length = x.shape[axis] if x.ndim else 1
+    known = 1
+    for n in sizes:
+        known *= n if n != -1 else 1
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != length) or \
+            (-1 in sizes and (known == 0 or length % known)):
+        raise ValueError(f"unflatten: sizes {sizes} do not make the {length} elements of "
+                         f"axis {axis} of shape {x.shape}")
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1:])
+
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """``x`` padded with ``value``, as ``torch.nn.functional.pad`` in constant mode.
+
+    Parameters
+    ----------
+    x : Tensor
+    pad : tuple of int
+        ``(left, right)`` widths for the last axis, then for the one before it, and so
+        on (PyTorch's order: last axis first). Negative widths crop.
+    mode : str
+        Only ``"constant"``.
+    value : number
+        The fill value (0 by default, and when None).
+
+    Returns
+    -------
+    Tensor
+        The last ``len(pad) // 2`` axes lengthened by their two widths.
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+    widths = tuple(axis_int(w, "pad", "pad") for w in pad)
+    if len(widths) % 2 or len(widths) // 2 > x.ndim:
+        raise ValueError(f"pad: pad must hold two widths per padded axis, at most "
+                         f"{2 * x.ndim} for shape {x.shape}; got {len(widths)}")
+    value = 0.0 if value is None else value
+    pairs = [(0, 0)] * x.ndim
+    for i in range(len(widths) // 2):
+        pairs[x.ndim - 1 - i] = widths[2 * i], widths[2 * i + 1]
+    for (before, after), n in zip(pairs, x.shape):
+        if n + before + after < 0:
+            raise ValueError(f"pad: widths {widths} would give shape {x.shape} a negative "
+                             f"length")
+    if builtins.any(w < 0 for pair in pairs for w in pair):
+        x = getitem(x, tuple(slice(builtins.max(-before, 0), n - builtins.max(-after, 0))
+                             for (before, after), n in zip(pairs, x.shape)))
+        pairs = [(builtins.max(before, 0), builtins.max(after, 0)) for before, after in pairs]
+    static = {"widths": tuple(pairs), "value": value}
+    if not builtins.any(w for pair in pairs for w in pair):
+        return x
+
+    def backward(grad):
+        return (getitem(grad, tuple(slice(before, before + n)
+                                    for (before, _), n in zip(pairs, x.shape))),)
+    return record(pad_values(x.xp, x.data, **static), (x,), backward, "pad", pad_values,
+                  static)
+
+
+@kernel
+def pad_values(xp, x, widths, value):
+    """:func:`pad`'s kernel."""
+    return xp.pad(x, widths, mode="constant", constant_values=value)
+
+
+def repeat(x, *sizes):
+    """``x`` repeated ``sizes[i]`` times along axis ``i``, as PyTorch's ``repeat`` (NumPy's
+    ``tile``; not NumPy's ``repeat``, which repeats each element).
+
+    Parameters
+    ----------
+    x : Tensor
+    *sizes : int, or one tuple
+        At least ``x.ndim`` of them; extra ones add leading axes.
+
+    Returns
+    -------
+    Tensor
+        Shape ``sizes[i] * shape[i]``, ``x.shape`` padded with leading 1s.
+    """
+    sizes = tuple(axis_int(n, "repeat", "sizes") for n in _shape_arg(sizes))
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} sizes {sizes} for a tensor of {x.ndim} "
+                         f"dimensions; give at least {x.ndim} (or use tile)")
+    if builtins.any(n < 0 for n in sizes):
+        raise ValueError(f"repeat: sizes must not be negative, got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    # each axis n becomes (1, n), broadcast to (r, n), then joined into r * n
+    interleaved = [k for n in shape for k in (1, n)]
+    stretched = [k for r, n in zip(sizes, shape) for k in (r, n)]
+    return reshape(broadcast_to(reshape(x, interleaved), stretched),
+                   tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def tile(x, dims):
+    """``x`` repeated ``dims[i]`` times along axis ``i``, as ``torch.tile``: like
+    :func:`repeat`, with ``dims`` padded with leading 1s when shorter than ``x.ndim``.
+
+    Parameters
+    ----------
+    x : Tensor
+    dims : int or tuple of int
+
+    Returns
+    -------
+    Tensor
+    """
+    dims = (dims,) if not isinstance(dims, (tuple, list)) else tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def roll(x, shifts, dims=None):
+    """Elements shifted cyclically by ``shifts`` along ``dims``, as ``torch.roll``.
+
+    Parameters
+    ----------
+    x : Tensor
+    shifts : int or tuple of int
+    dims : int or tuple of int, optional
+        One per shift; when None, ``x`` is rolled as if flattened (one shift).
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape.
+    """
+    if dims is None:
+        if isinstance(shifts, (tuple, list)):
+            if len(shifts) != 1:
+                raise ValueError(f"roll: without dims give one shift, got {shifts}")
+            shifts = shifts[0]
+        return reshape(roll(reshape(x, -1), shifts, 0), x.shape)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: {len(shifts)} shifts {shifts} for {len(dims)} dims {dims}")
+    shifts = tuple(axis_int(s, "roll", "shifts") for s in shifts)
+    axes = tuple(single_axis(d, x.ndim, "roll", "dims") for d in dims)
+    if x.ndim == 0:
+        return x
+    static = {"shifts": shifts, "axes": axes}
+
+    def backward(grad):
+        return (roll(grad, tuple(-s for s in shifts), axes),)
+    return record(roll_values(x.xp, x.data, **static), (x,), backward, "roll", roll_values,
+                  static)
+
+
+@kernel
+def roll_values(xp, x, shifts, axes):
+    """:func:`roll`'s kernel."""
+    return xp.roll(x, shifts, axis=axes)
+
+
+def flip(x, dims):
+    """``x`` reversed along ``dims``, as ``torch.flip``; a view.
+
+    Parameters
+    ----------
+    x : Tensor
+    dims : int or tuple of int
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape.
+    """
+    axes = normalize_axes(dims, x.ndim, "flip", "dims")
+    if not axes:
+        return x
+
+    def backward(grad):
+        return (flip(grad, axes),)
+    return record(flip_values(x.xp, x.data, axes), (x,), backward, "flip", flip_values,
+                  {"axes": axes})
+
+
+@kernel(view=True)
+def flip_values(xp, x, axes):
+    """:func:`flip`'s kernel."""
+    return xp.flip(x, axis=axes)
+
+
+def _triangle(x, diagonal, op):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs a tensor of at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    static = {"diagonal": axis_int(diagonal, op, "diagonal"), "op": op}
+
+    def backward(grad):
+        return (_triangle(grad, diagonal, op),)
+    return record(triangle_values(x.xp, x.data, **static), (x,), backward, op,
+                  triangle_values, static)
+
+
+@kernel
+def triangle_values(xp, x, diagonal, op):
+    """The kernel of :func:`tril` and :func:`triu` (over the last two axes)."""
+    return xp.tril(x, diagonal) if op == "tril" else xp.triu(x, diagonal)
+
+
+def tril(x, diagonal=0):
+    """The lower triangle of the last two axes (zeros above diagonal ``diagonal``).
+
+    Parameters
+    ----------
+    x : Tensor, at least 2-D
+    diagonal : int
+        0 is the main diagonal, positive ones lie above it.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape.
+    """
+    return _triangle(x, diagonal, "tril")
+
+
+def triu(x, diagonal=0):
+    """The upper triangle of the last two axes (zeros below diagonal ``diagonal``).
+
+    Parameters
+    ----------
+    x : Tensor, at least 2-D
+    diagonal : int
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape.
+    """
+    return _triangle(x, diagonal, "triu")
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal ``offset`` of the planes spanned by ``dim1`` and ``dim2``, as
+    ``torch.diagonal``: those two axes removed, the diagonal appended as the last axis.
+
+    Parameters
+    ----------
+    x : Tensor, at least 2-D
+    offset : int
+        0 the main diagonal, positive above it, negative below.
+    dim1, dim2 : int
+        Two different axes.
+
+    Returns
+    -------
+    Tensor
+        A view.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: needs a tensor of at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    static = {"offset": axis_int(offset, "diagonal", "offset"),
+              "dim1": single_axis(dim1, x.ndim, "diagonal", "dim1"),
+              "dim2": single_axis(dim2, x.ndim, "diagonal", "dim2")}
+    if static["dim1"] == static["dim2"]:
+        raise ValueError(f"diagonal: dim1 and dim2 must differ, both are {dim1}")
+
+    def backward(grad):
+        return (diagonal_into_zeros(grad, x.shape, **static),)
+    return record(diagonal_values(x.xp, x.data, **static), (x,), backward, "diagonal",
+                  diagonal_values, static)
+
+
+@kernel(view=True)
+def diagonal_values(xp, x, offset, dim1, dim2):
+    """:func:`diagonal`'s kernel."""
+    return xp.diagonal(x, offset, dim1, dim2)
+
+
+def diagonal_into_zeros(values, shape, offset, dim1, dim2):
+    """Zeros of ``shape`` with ``values`` on the diagonal that :func:`diagonal` takes:
+    the gradient of ``diagonal`` (PyTorch's ``diagonal_scatter`` into zeros).
+
+    Parameters
+    ----------
+    values : Tensor
+        The diagonal, shaped as :func:`diagonal` gives it.
+    shape : tuple of int
+    offset, dim1, dim2 : int
+        As :func:`diagonal` (normalized dims).
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
+    static = {"shape": tuple(shape), "offset": offset, "dim1": dim1, "dim2": dim2}
+
+    def backward(grad):
+        return (diagonal(grad, offset, dim1, dim2),)
+    return record(diagonal_into_zeros_values(values.xp, values.data, **static), (values,),
+                  backward, "diagonal_into_zeros", diagonal_into_zeros_values, static)
+
+
+@kernel
+def diagonal_into_zeros_values(xp, values, shape, offset, dim1, dim2):
+    """:func:`diagonal_into_zeros`'s kernel."""
+    out = xp.zeros(shape, dtype=values.dtype)
+    planes = xp.moveaxis(out, (dim1, dim2), (-2, -1))      # a view: writes reach out
+    steps = xp.arange(values.shape[-1])
+    planes[..., steps + builtins.max(-offset, 0), steps + builtins.max(offset, 0)] = values
+    return out
+
+
+# --------------------------------------------------------------------------- gather,
+# scatter, masks: index tensors are inputs of the op (no gradient), so fused code reads
+# each call's indices
+
+def _index_tensor(index, like, op, name="index"):
+    """``index`` (a tensor, array or list of integers) as an integer tensor on ``like``'s
+    backend."""
+    if isinstance(index, Tensor):
+        if type(index.data) is not type(like.data):
+            raise _backend.BackendError(f"{op}: the tensor and its {name} live on different "
+                                        f"backends ({like.backend} and {index.backend}); "
+                                        f"move one with .to()")
+    else:
+        index = constant(_backend.convert(index, _backend.of(like.data)))
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {name} must hold integers, got dtype {index.dtype}")
+    return index
+
+
+def _check_positions(index, length, op, axis):
+    """Refuses positions outside ``0 .. length - 1`` (PyTorch takes no negative ones)."""
+    data = index.data
+    if data.size and bool(((data < 0) | (data >= length)).any()):
+        bad = int(data[(data < 0) | (data >= length)].ravel()[0].item())
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {axis} with "
+                         f"size {length}")
+
+
+def _along(xp, index, axis):
+    """The index tuple that reaches ``index``'s positions along ``axis`` (and each
+    element's own position along the others)."""
+    parts = []
+    for d, n in enumerate(index.shape):
+        if d == axis:
+            parts.append(index)
+        else:
+            shape = [1] * index.ndim
+            shape[d] = n
+            parts.append(xp.arange(n).reshape(shape))
+    return tuple(parts)
+
+
+def _check_index_shape(x, axis, index, op, src=None):
+    if index.ndim != x.ndim:
+        raise ValueError(f"{op}: index of shape {index.shape} must have as many dimensions "
+                         f"as the tensor of shape {x.shape}")
+    for d, n in enumerate(index.shape):
+        if d != axis and n > x.shape[d]:
+            raise ValueError(f"{op}: index of shape {index.shape} is larger than the tensor "
+                             f"of shape {x.shape} in dimension {d}")
+        if src is not None and n > src.shape[d]:
+            raise ValueError(f"{op}: index of shape {index.shape} is larger than src of "
+                             f"shape {src.shape} in dimension {d}")
+    _check_positions(index, x.shape[axis], op, axis)
+
+
+@torch_spellings
+def gather(x, axis, index):
+    """``out[i][j] = x[index[i][j]][j]`` for ``axis`` 0 (and so on), as ``torch.gather``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        ``dim=`` too.
+    index : Tensor or array of integers
+        As many dimensions as ``x``, no longer than it except along ``axis``.
+
+    Returns
+    -------
+    Tensor
+        ``index``'s shape. Repeated positions add up their gradients.
+    """
+    axis = single_axis(axis, x.ndim, "gather", "dim")
+    index = _index_tensor(index, x, "gather")
+    if x.ndim == 0:
+        return gather(reshape(x, 1), 0, reshape(index, -1)).reshape(index.shape)
+    _check_index_shape(x, axis, index, "gather")
+    return taken_along(x, axis, index)
+
+
+def taken_along(x, axis, index):
+    """:func:`gather` without its checks, for indices that ops made themselves (those of
+    ``sort``, ``topk``, ``cummax``, ``max(dim=)``): no pass over them, no device sync.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        In ``range(x.ndim)``.
+    index : Tensor of integers
+        Valid positions, as many dimensions as ``x``.
+
+    Returns
+    -------
+    Tensor
+        ``index``'s shape.
+    """
+    def backward(grad):
+        return (gather_into_zeros(grad, axis, index, x.shape), None)
+    return record(gather_values(x.xp, x.data, index.data, axis), (x, index), backward,
+                  "gather", gather_values, {"axis": axis})
+
+
+@kernel
+def gather_values(xp, x, index, axis):
+    """:func:`gather`'s kernel."""
+    return x[_along(xp, index, axis)]
+
+
+def gather_into_zeros(values, axis, index, shape):
+    """Zeros of ``shape`` with ``values`` added at the positions :func:`gather` read
+    (repeated positions accumulate): the gradient of ``gather``.
+
+    Parameters
+    ----------
+    values : Tensor
+        ``index``'s shape.
+    axis : int
+    index : Tensor of integers
+    shape : tuple of int
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
+    static = {"axis": axis, "shape": tuple(shape)}
+
+    def backward(grad):
+        return (taken_along(grad, axis, index), None)
+    return record(gather_into_zeros_values(values.xp, values.data, index.data, **static),
+                  (values, index), backward, "gather_into_zeros", gather_into_zeros_values,
+                  static)
+
+
+@kernel
+def gather_into_zeros_values(xp, values, index, axis, shape):
+    """:func:`gather_into_zeros`'s kernel."""
+    out = xp.zeros(shape, dtype=values.dtype)
+    _backend.of(out).scatter_add(out, _along(xp, index, axis), values)
+    return out
+
+
+def _source(src, index, x, op):
+    """``src`` for a scatter: a tensor cut to ``index``'s shape (only that part is read,
+    as PyTorch's), or a Python number."""
+    if not isinstance(src, Tensor):
+        if isinstance(src, (bool, int, float)):
+            return src
+        raise TypeError(f"{op}: src must be a tensor or a number, got {type(src).__name__}")
+    if src.dtype != x.dtype:
+        raise TypeError(f"{op}: src has dtype {src.dtype}, the tensor {x.dtype}; cast one")
+    if src.shape != index.shape:
+        src = getitem(src, tuple(slice(0, n) for n in index.shape))
+    return src
+
+
+@torch_spellings
+def scatter(x, axis, index, src=None, *, value=None):
+    """A copy of ``x`` with ``out[index[i][j]][j] = src[i][j]`` for ``axis`` 0 (and so
+    on), as ``torch.scatter``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        ``dim=`` too.
+    index : Tensor or array of integers
+        As many dimensions as ``x``; no longer than ``src``, nor than ``x`` except along
+        ``axis``.
+    src : Tensor or number
+        The values written (a number writes itself everywhere).
+    value : number, optional
+        PyTorch's keyword for a number ``src``.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape. Where positions repeat, one of the written values is kept (which
+        one is unspecified, as in PyTorch).
+    """
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give src (a tensor or a number) or value=, one of them")
+    axis = single_axis(axis, x.ndim, "scatter", "dim")
+    index = _index_tensor(index, x, "scatter")
+    src = _source(src if value is None else value, index, x, "scatter")
+    _check_index_shape(x, axis, index, "scatter", src if isinstance(src, Tensor) else None)
+
+    def backward(grad):
+        # written-over positions get no gradient; each source element gets its target's
+        return (scatter(grad, axis, index, 0.0), None,
+                taken_along(grad, axis, index) if isinstance(src, Tensor) else None)
+    return record(scatter_values(x.xp, x.data, index.data, getattr(src, "data", src), axis,
+                                 False),
+                  (x, index, src), backward, "scatter", scatter_values,
+                  {"axis": axis, "accumulate": False})
+
+
+@kernel
+def scatter_values(xp, x, index, src, axis, accumulate):
+    """The kernel of :func:`scatter` and :func:`scatter_add`."""
+    out = x.copy()
+    if accumulate:
+        _backend.of(out).scatter_add(out, _along(xp, index, axis), src)
+    else:
+        out[_along(xp, index, axis)] = src
+    return out
+
+
+@torch_spellings
+def scatter_add(x, axis, index, src):
+    """A copy of ``x`` with ``out[index[i][j]][j] += src[i][j]`` for ``axis`` 0 (and so
+    on), repeated positions accumulating, as ``torch.scatter_add``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+    index : Tensor or array of integers
+        As in :func:`scatter`.
+    src : Tensor
+        ``x``'s dtype; only its part of ``index``'s shape is read.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape.
+    """
+    axis = single_axis(axis, x.ndim, "scatter_add", "dim")
+    index = _index_tensor(index, x, "scatter_add")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+    src = _source(src, index, x, "scatter_add")
+    _check_index_shape(x, axis, index, "scatter_add", src)
+
+    def backward(grad):
+        return (grad, None, taken_along(grad, axis, index))
+    return record(scatter_values(x.xp, x.data, index.data, src.data, axis, True),
+                  (x, index, src), backward, "scatter_add", scatter_values,
+                  {"axis": axis, "accumulate": True})
+
+
+@torch_spellings
+def index_select(x, axis, index):
+    """The entries of ``x`` at positions ``index`` along ``axis``, as
+    ``torch.index_select``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        ``dim=`` too.
+    index : Tensor or array of integers, 1-D (or 0-d)
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape with ``len(index)`` along ``axis``; repeated positions add up their
+        gradients.
+    """
+    axis = single_axis(axis, x.ndim, "index_select", "dim")
+    index = _index_tensor(index, x, "index_select")
+    if index.ndim > 1:
+        raise ValueError(f"index_select: index must be 1-D, got shape {index.shape}")
+    if x.ndim == 0:
+        return on_vector(index_select, x, 0, index)
+    _check_positions(index, x.shape[axis], "index_select", axis)
+    static = {"axis": axis}
+
+    def backward(grad):
+        return (index_add_into_zeros(grad, axis, index, x.shape), None)
+    return record(index_select_values(x.xp, x.data, index.data, axis), (x, index), backward,
+                  "index_select", index_select_values, static)
+
+
+@kernel
+def index_select_values(xp, x, index, axis):
+    """:func:`index_select`'s kernel (a 0-d index counts as one position)."""
+    return xp.take(x, index.reshape(-1), axis=axis)
+
+
+def index_add_into_zeros(values, axis, index, shape):
+    """Zeros of ``shape`` with ``values`` added at positions ``index`` along ``axis``
+    (repeated positions accumulate): the gradient of :func:`index_select`.
+
+    Parameters
+    ----------
+    values : Tensor
+        ``shape`` with ``len(index)`` along ``axis``.
+    axis : int
+    index : Tensor of integers, 1-D or 0-d
+    shape : tuple of int
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
+    static = {"axis": axis, "shape": tuple(shape)}
+
+    def backward(grad):
+        return (index_select(grad, axis, index), None)
+    return record(index_add_into_zeros_values(values.xp, values.data, index.data, **static),
+                  (values, index), backward, "index_add_into_zeros",
+                  index_add_into_zeros_values, static)
+
+
+@kernel
+def index_add_into_zeros_values(xp, values, index, axis, shape):
+    """:func:`index_add_into_zeros`'s kernel."""
+    out = xp.zeros(shape, dtype=values.dtype)
+    _backend.of(out).scatter_add(out, (slice(None),) * axis + (index.reshape(-1),), values)
+    return out
+
+
+def _mask_tensor(mask, like, op):
+    if isinstance(mask, Tensor):
+        if type(mask.data) is not type(like.data):
+            raise _backend.BackendError(f"{op}: the tensor and its mask live on different "
+                                        f"backends ({like.backend} and {mask.backend}); move "
+                                        f"one with .to()")
+    else:
+        mask = constant(_backend.convert(mask, _backend.of(like.data)))
+    if mask.dtype.kind != "b":
+        raise TypeError(f"{op}: mask must be a bool tensor, got dtype {mask.dtype}")
+    return mask
+
+
+def _broadcast_shape(a, b):
+    """The shape ``a`` and ``b`` broadcast to, or None when they do not."""
+    lead = max(len(a), len(b))
+    a, b = (1,) * (lead - len(a)) + tuple(a), (1,) * (lead - len(b)) + tuple(b)
+    if builtins.any(m != n and 1 not in (m, n) for m, n in zip(a, b)):
+        return None
+    return tuple(n if m == 1 else m for m, n in zip(a, b))
+
+
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` where ``mask`` is True, as ``torch.masked_fill``.
+
+    Parameters
+    ----------
+    x : Tensor
+    mask : Tensor or array of bool
+        Broadcasts to ``x``'s shape.
+    value : number or 0-d Tensor
+        Cast to ``x``'s dtype; a tensor gets the gradient of the filled positions.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape and dtype.
+    """
+    mask = _mask_tensor(mask, x, "masked_fill")
+    if isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
+                         f"{value.shape}")
+    if _broadcast_shape(mask.shape, x.shape) != x.shape:
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
+                         f"tensor's shape {x.shape}")
+    out = where(mask, value, x)
+    return astype(out, x.dtype) if out.dtype != x.dtype else out
+
+
+def masked_select(x, mask):
+    """The elements of ``x`` where ``mask`` is True, as a 1-D tensor (``x`` and ``mask``
+    broadcast together), as ``torch.masked_select``.
+
+    Parameters
+    ----------
+    x : Tensor
+    mask : Tensor or array of bool
+
+    Returns
+    -------
+    Tensor
+        1-D, in row-major order.
+    """
+    mask = _mask_tensor(mask, x, "masked_select")
+    shape = _broadcast_shape(mask.shape, x.shape)
+    if shape is None:
+        raise ValueError(f"masked_select: shapes {x.shape} and {mask.shape} (mask) do not "
+                         f"broadcast")
+    x = broadcast_to(x, shape)
+
+    def backward(grad):
+        return (masked_into_zeros(grad, mask, shape), None)
+    return record(masked_select_values(x.xp, x.data, mask.data), (x, mask), backward,
+                  "masked_select", masked_select_values)
+
+
+@kernel
+def masked_select_values(xp, x, mask):
+    """:func:`masked_select`'s kernel."""
+    return x[xp.broadcast_to(mask, x.shape)]
+
+
+def masked_into_zeros(values, mask, shape):
+    """Zeros of ``shape`` with ``values`` where ``mask`` (broadcast) is True: the
+    gradient of :func:`masked_select`.
+
+    Parameters
+    ----------
+    values : Tensor, 1-D
+        One value per True of the broadcast mask.
+    mask : Tensor of bool
+    shape : tuple of int
+        The shape the mask broadcasts to.
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
+    static = {"shape": tuple(shape)}
+
+    def backward(grad):
+        return (masked_select(grad, mask), None)
+    return record(masked_into_zeros_values(values.xp, values.data, mask.data, **static),
+                  (values, mask), backward, "masked_into_zeros", masked_into_zeros_values,
+                  static)
+
+
+@kernel
+def masked_into_zeros_values(xp, values, mask, shape):
+    """:func:`masked_into_zeros`'s kernel."""
+    out = xp.zeros(shape, dtype=values.dtype)
+    out[xp.broadcast_to(mask, shape)] = values
+    return out
+
+
+def nonzero(x, as_tuple=False):
+    """The positions of the nonzero elements, as ``torch.nonzero``.
+
+    Parameters
+    ----------
+    x : Tensor
+    as_tuple : bool
+        Give one 1-D tensor per dimension instead of one matrix (a 0-d ``x`` counts as
+        1-D here, as in PyTorch).
+
+    Returns
+    -------
+    Tensor of shape (count, x.ndim), or a tuple of x.ndim tensors of shape (count,)
+        ``int64``, in row-major order; no gradient.
+    """
+    if as_tuple:
+        found = nonzero(reshape(x, 1) if x.ndim == 0 else x)
+        return tuple(getitem(found, (slice(None), d)) for d in range(found.shape[1]))
+    return record(nonzero_values(x.xp, x.data), (x,), None, "nonzero", nonzero_values)
+
+
+@kernel
+def nonzero_values(xp, x):
+    """:func:`nonzero`'s kernel."""
+    return xp.argwhere(x).astype("int64")
+
+
+# --------------------------------------------------------------------------- sorting
+
+@torch_spellings
+def argsort(x, axis=-1, descending=False, stable=False):
+    """The positions that sort ``x`` along ``axis``, as ``torch.argsort``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        -1 by default (``dim=`` too).
+    descending : bool
+    stable : bool
+        Accepted for PyTorch's signature; the sort is always stable (equal elements keep
+        their order, descending too). NaN sorts as the largest value.
+
+    Returns
+    -------
+    Tensor
+        ``int64``, ``x``'s shape; no gradient.
+    """
+    axis = single_axis(axis, x.ndim, "argsort", "dim")
+    if x.ndim == 0:
+        return on_vector(argsort, x, 0, descending)
+    static = {"axis": axis, "descending": bool(descending)}
+    return record(argsort_values(x.xp, x.data, **static), (x,), None, "argsort",
+                  argsort_values, static)
+
+
+@kernel
+def argsort_values(xp, x, axis, descending):
+    """:func:`argsort`'s kernel: a stable sort; descending, the ascending stable sort of
+    the reversed ``x``, reversed (so equal elements still keep their order)."""
+    if not descending:
+        return xp.argsort(x, axis=axis, kind="stable").astype("int64")
+    backwards = xp.argsort(xp.flip(x, axis=axis), axis=axis, kind="stable")
+    return xp.flip(x.shape[axis] - 1 - backwards, axis=axis).astype("int64")
+
+
+@torch_spellings
+def sort(x, axis=-1, descending=False, stable=False):
+    """``x`` sorted along ``axis``, with where each element came from, as ``torch.sort``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        -1 by default (``dim=`` too).
+    descending : bool
+    stable : bool
+        Accepted; the sort is always stable (see :func:`argsort`).
+
+    Returns
+    -------
+    ValuesIndices
+        ``values`` (gradients go back to where each came from) and ``int64``
+        ``indices``, both ``x``'s shape.
+    """
+    axis = single_axis(axis, x.ndim, "sort", "dim")
+    if x.ndim == 0:
+        return on_vector(sort, x, 0, descending)
+    indices = argsort(x, axis, descending)
+    return ValuesIndices(taken_along(x, axis, indices), indices)
+
+
+@torch_spellings
+def topk(x, k, axis=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) elements along ``axis``, as ``torch.topk``.
+
+    Parameters
+    ----------
+    x : Tensor
+    k : int
+        At most the length of ``axis``.
+    axis : int
+        -1 by default (``dim=`` too).
+    largest : bool
+        False for the smallest.
+    sorted : bool
+        Accepted; the result is always sorted (largest first, or smallest first), ties
+        in their order in ``x``.
+
+    Returns
+    -------
+    ValuesIndices
+        ``values`` and ``int64`` ``indices``, ``x``'s shape with ``k`` along ``axis``.
+    """
+    axis = single_axis(axis, x.ndim, "topk", "dim")
+    k = axis_int(k, "topk", "k")
+    length = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= length:
+        raise ValueError(f"topk: k={k} is out of range for dimension {axis} of length "
+                         f"{length}")
+    if x.ndim == 0:
+        return on_vector(topk, x, k, 0, largest)
+    static = {"k": k, "axis": axis, "descending": bool(largest)}
+    indices = record(topk_indices(x.xp, x.data, **static), (x,), None, "topk", topk_indices,
+                     static)
+    return ValuesIndices(taken_along(x, axis, indices), indices)
+
+
+@kernel
+def topk_indices(xp, x, k, axis, descending):
+    """:func:`topk`'s kernel: the first ``k`` positions of :func:`argsort`'s."""
+    order = argsort_values(xp, x, axis, descending)
+    return order[(slice(None),) * axis + (slice(0, k),)]
+
+
+def one_hot(x, num_classes=-1):
+    """Class indices as one-hot rows, as ``torch.nn.functional.one_hot``.
+
+    Parameters
+    ----------
+    x : Tensor of integers, any shape
+        Values in ``0 .. num_classes - 1``.
+    num_classes : int
+        -1 (the default) takes the largest value plus one.
+
+    Returns
+    -------
+    Tensor
+        ``int64`` of shape ``x.shape + (num_classes,)``; no gradient.
+    """
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: needs a tensor of class indices (integers), got dtype "
+                        f"{x.dtype}")
+    num_classes = axis_int(num_classes, "one_hot", "num_classes")
+    if num_classes == -1:
+        if x.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; "
+                             "give num_classes")
+        num_classes = int(x.max().item()) + 1
+    elif num_classes < 0:
+        raise ValueError(f"one_hot: num_classes must be -1 or at least 0, got {num_classes}")
+    if x.size and bool(((x.data < 0) | (x.data >= num_classes)).any()):
+        raise ValueError(f"one_hot: class values must be in 0 .. {num_classes - 1}")
+    static = {"num_classes": num_classes}
+    return record(one_hot_values(x.xp, x.data, **static), (x,), None, "one_hot",
+                  one_hot_values, static)
+
+
+@kernel
+def one_hot_values(xp, x, num_classes):
+    """:func:`one_hot`'s kernel."""
+    return (x[..., None] == xp.arange(num_classes)).astype("int64")
+
+
+# --------------------------------------------------------------------------- einsum
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _explicit_subscripts(equation, operands):
+    """``(input subscripts, output subscripts)`` of an einsum equation, with ``...``
+    spelled out in unused letters (broadcast dimensions line up from the right) and the
+    implicit output (no ``->``) made explicit: the ``...`` dimensions, then the letters
+    used once, in alphabetical order (NumPy's and PyTorch's rule)."""
+    equation = equation.replace(" ", "")
+    left, arrow, right = equation.partition("->")
+    inputs = left.split(",")
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(inputs)} operands, "
+                         f"got {len(operands)}")
+    unused = [c for c in _LETTERS if c not in equation]
+    widths = []
+    for subscripts, operand in zip(inputs, operands):
+        letters = subscripts.replace("...", "")
+        if not builtins.all(c in _LETTERS for c in letters):
+            raise ValueError(f"einsum: subscripts must be letters (and ...), got "
+                             f"{subscripts!r}")
+        widths.append(operand.ndim - len(letters) if "..." in subscripts else 0)
+        if widths[-1] < 0 or ("..." not in subscripts and len(letters) != operand.ndim):
+            raise ValueError(f"einsum: subscripts {subscripts!r} do not fit an operand of "
+                             f"shape {operand.shape}")
+    broadcast = "".join(unused[:builtins.max(widths, default=0)])
+    explicit = [s.replace("...", broadcast[len(broadcast) - w:] if w else "")
+                for s, w in zip(inputs, widths)]
+    if arrow:
+        output = right.replace("...", broadcast)
+    else:
+        counts = "".join(explicit)
+        output = broadcast + "".join(sorted(c for c in set(counts) if counts.count(c) == 1
+                                            and c not in broadcast))
+    return explicit, output
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is
+    ``a @ b``.
+
+    Parameters
+    ----------
+    equation : str
+        Subscripts per operand, comma-separated, optionally ``->`` and the output's;
+        ``...`` stands for broadcast dimensions.
+    *operands : Tensor
+        Or one list of them.
+
+    Returns
+    -------
+    Tensor
+        Gradients are einsums too (repeated subscripts, diagonals, are handled).
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    operands = tuple(_tensors(operands, "einsum"))
+    inputs, output = _explicit_subscripts(equation, operands)
+    static = {"equation": ",".join(inputs) + "->" + output}
+    try:
+        out = einsum_values(operands[0].xp, *[t.data for t in operands], **static)
+    except ValueError as error:
+        raise ValueError(f"einsum: {equation!r} does not fit shapes "
+                         f"{[t.shape for t in operands]} ({error})") from None
+
+    def backward(grad):
+        return tuple(_einsum_gradient(grad, output, inputs, operands, k)
+                     if operands[k].requires_grad else None for k in range(len(operands)))
+    return record(out, operands, backward, "einsum", einsum_values, static)
+
+
+@kernel
+def einsum_values(xp, *arrays, equation):
+    """:func:`einsum`'s kernel."""
+    return xp.einsum(equation, *arrays)
+
+
+def _einsum_gradient(grad, output, inputs, operands, k):
+    """The gradient of operand ``k``: the einsum of the output's gradient with the other
+    operands, into ``k``'s subscripts. A letter repeated in ``k``'s subscripts (a
+    diagonal) is renamed and tied to its first use by an identity matrix; a letter only
+    ``k`` has (summed within it) is broadcast back."""
+    target = operands[k]
+    free = [c for c in _LETTERS if c not in "".join(inputs) + output]
+    renamed, identities = [], []
+    for position, letter in enumerate(inputs[k]):
+        if letter in renamed:
+            twin = free.pop()
+            n = target.shape[position]
+            identities.append((letter + twin, constant(target.xp.eye(n, dtype=grad.dtype))))
+            letter = twin
+        renamed.append(letter)
+    others = [(s, t) for j, (s, t) in enumerate(zip(inputs, operands)) if j != k]
+    terms = [(output, grad)] + others + identities
+    present = set("".join(s for s, _ in terms))
+    kept = [c for c in renamed if c in present]
+    result = einsum(",".join(s for s, _ in terms) + "->" + "".join(kept),
+                    *[t for _, t in terms])
+    if len(kept) < len(renamed):        # letters summed within operand k alone
+        result = reshape(result, tuple(n if c in present else 1
+                                       for c, n in zip(renamed, target.shape)))
+    if result.shape != target.shape:
+        result = broadcast_to(result, target.shape)
+    return result

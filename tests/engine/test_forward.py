@@ -107,9 +107,18 @@ def test_reductions(name, axis, keepdims):
     same(getattr(t(data), name)(axis, keepdims), expected)
 
 
-def test_var_is_the_population_variance():
+def test_var_is_the_population_variance_unless_spelled_as_pytorch():
+    """API.md: ``var`` is the population variance (NumPy's ddof=0); called with PyTorch's
+    ``dim=`` it has PyTorch's default, the sample variance (correction=1)."""
     data = np.array([1.0, 2.0, 3.0, 4.0])
-    same(t(data).var(), 1.25)
+    for population in (t(data).var(), t(data).var(0), t(data).var(axis=0),
+                       t(data).var(dim=0, correction=0), mg.var(t(data), unbiased=False)):
+        same(population, 1.25)
+    for sample in (t(data).var(dim=0), mg.var(t(data), dim=0), t(data).var(correction=1),
+                   t(data).var(ddof=1), t(data).var(unbiased=True)):
+        same(sample, 5 / 3)
+    same(t(data).std(dim=0), np.std(data, ddof=1))
+    same(t(data).std(), np.std(data))
 
 
 @pytest.mark.parametrize("axis", [-1, 0, (0, 1)])
@@ -356,10 +365,13 @@ TORCH_SPELLINGS = {
     "sum_keepdim": (lambda x: mg.sum(x, dim=(0, 2), keepdim=True),
                     lambda t: t.sum(dim=(0, 2), keepdim=True)),
     "mean": (lambda x: x.mean(dim=-1, keepdim=True), lambda t: t.mean(dim=-1, keepdim=True)),
-    "max": (lambda x: x.max(dim=0), lambda t: t.max(dim=0).values),
-    "min": (lambda x: mg.min(x, dim=2, keepdim=True),
+    "max": (lambda x: x.max(dim=0).values, lambda t: t.max(dim=0).values),
+    "max_indices": (lambda x: x.max(dim=0).indices, lambda t: t.max(dim=0).indices),
+    "min": (lambda x: mg.min(x, dim=2, keepdim=True).values,
             lambda t: t.min(dim=2, keepdim=True).values),
-    "var": (lambda x: x.var(dim=1), lambda t: t.var(dim=1, unbiased=False)),
+    "var": (lambda x: x.var(dim=1), lambda t: t.var(dim=1)),
+    "var_biased": (lambda x: x.var(dim=1, correction=0),
+                   lambda t: t.var(dim=1, unbiased=False)),
     "logsumexp": (lambda x: x.logsumexp(dim=1, keepdim=True),
                   lambda t: t.logsumexp(dim=1, keepdim=True)),
     "softmax": (lambda x: x.softmax(dim=0), lambda t: t.softmax(dim=0)),
