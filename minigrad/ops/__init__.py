@@ -144,6 +144,42 @@ for _name, _symbol, _op in (("__iadd__", "+", add), ("__isub__", "-", sub),
     setattr(Tensor, _name, _in_place(_op, _symbol, _name))
 
 
+def _in_place_method(update, name):
+    def method(self, other, *, alpha=None):
+        if alpha is not None:
+            other = other * alpha
+        return update(self, other)
+    method.__name__ = name
+    method.__doc__ = (f"PyTorch's ``x.{name}(other, alpha=1)``: ``x`` updated in place "
+                      f"(``alpha`` scales ``other``) and returned, under the rules of "
+                      f"``x {update.__name__}``: under ``mg.no_grad()`` for a leaf that "
+                      f"requires grad.")
+    return method
+
+
+for _name, _dunder in (("add_", "__iadd__"), ("sub_", "__isub__"), ("mul_", "__imul__"),
+                       ("div_", "__itruediv__")):
+    setattr(Tensor, _name, _in_place_method(getattr(Tensor, _dunder), _name))
+
+
+def _t(self):
+    """PyTorch's ``x.t()``: a 2-D tensor transposed; 0-d and 1-D tensors as they are."""
+    if self.ndim > 2:
+        raise ValueError(f"t: expects a tensor of at most 2 dimensions, got {self.ndim}; "
+                         f"use x.swapaxes(a, b) or x.permute(...)")
+    return transpose(self) if self.ndim == 2 else self
+
+
+def _contiguous(self):
+    """PyTorch's ``x.contiguous()``: ``x`` itself (the engine's ops never need a
+    particular memory layout)."""
+    return self
+
+
+Tensor.t, Tensor.contiguous = _t, _contiguous
+Tensor.add, Tensor.sub, Tensor.mul, Tensor.neg = add, sub, mul, neg
+
+
 def _zero_(self):
     """Set every element to zero in place and return ``self`` (PyTorch's ``zero_()``)."""
     return _fill_(self, 0)
@@ -161,4 +197,4 @@ def _fill_(self, value):
 Tensor.zero_, Tensor.fill_ = _zero_, _fill_
 Tensor.T = property(transpose)
 Tensor.__abs__ = abs
-del _name, _op, _dtype, _symbol
+del _name, _op, _dtype, _symbol, _dunder

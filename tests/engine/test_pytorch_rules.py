@@ -212,3 +212,27 @@ def test_in_place_update_rules():
     with pytest.raises(ValueError, match="cannot broadcast x"):
         buffer += mg.ones(2, 3)
     assert math.isclose(float(buffer.fill_(2.5).sum().item()), 7.5)
+
+
+def test_pytorchs_method_spellings():
+    data = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]])
+    x, tx = mg.tensor(data), torch.from_numpy(data)
+    for name, f in {"add": lambda v: v.add(v), "sub": lambda v: v.sub(v * 2),
+                    "mul": lambda v: v.mul(v), "neg": lambda v: v.neg(),
+                    "t": lambda v: v.t(), "t_1d": lambda v: v[0].t(),
+                    "contiguous": lambda v: v.contiguous()}.items():
+        np.testing.assert_array_equal(f(x).numpy(), f(tx).numpy(), err_msg=name)
+    with pytest.raises(ValueError, match="t: expects a tensor of at most 2 dimensions"):
+        mg.ones(2, 2, 2).t()
+
+
+def test_in_place_methods_follow_pytorch():
+    p = mg.tensor([1.0, 2.0], requires_grad=True)
+    torch_p = torch.tensor([1.0, 2.0], requires_grad=True)
+    for param in (p, torch_p):
+        (param * param).sum().backward()
+        with (mg if param is p else torch).no_grad():
+            param.add_(param.grad, alpha=-0.25).mul_(2.0).sub_(1.0).div_(4.0)
+    np.testing.assert_allclose(p.numpy(), torch_p.detach().numpy())
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        p.add_(1.0)
