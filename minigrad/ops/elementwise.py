@@ -25,6 +25,20 @@ def _output(ref, data):
 
 
 def exp(x):
+    """Elementwise exponential, ``e ** x``.
+
+    Its backward reuses the output: ``d exp(x) = exp(x) dx``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     y = x.xp.exp(x.data)
 
     def backward(grad):
@@ -35,12 +49,40 @@ def exp(x):
 
 
 def log(x):
+    """Elementwise natural logarithm.
+
+    ``-inf`` at 0 and NaN below it, as NumPy; the gradient is ``1 / x``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (grad / x,)
     return record(x.xp.log(x.data), (x,), backward, "log", LOG)
 
 
 def sqrt(x):
+    """Elementwise square root.
+
+    NaN below 0, as NumPy; the gradient is ``0.5 / sqrt(x)``, from the output.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     y = x.xp.sqrt(x.data)
 
     def backward(grad):
@@ -51,33 +93,101 @@ def sqrt(x):
 
 
 def abs(x):
+    """Elementwise absolute value (also ``abs(x)``).
+
+    The gradient is ``sign(x)``: zero at 0, as PyTorch's.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (grad * sign(x),)
     return record(x.xp.absolute(x.data), (x,), backward, "abs", ABS)
 
 
 def sign(x):
-    """-1, 0 or 1 by the sign of each element (NaN stays NaN); its gradient is zero."""
+    """-1, 0 or 1 by the sign of each element (NaN stays NaN).
+
+    Its gradient is zero everywhere.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (constant(grad.xp.zeros(x.shape, dtype=grad.dtype)),)
     return record(x.xp.sign(x.data), (x,), backward, "sign", SIGN)
 
 
 def sin(x):
-    """Elementwise sine."""
+    """Elementwise sine (radians).
+
+    The gradient is ``cos(x)``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (grad * cos(x),)             # d sin x = cos x dx
     return record(x.xp.sin(x.data), (x,), backward, "sin", SIN)
 
 
 def cos(x):
-    """Elementwise cosine."""
+    """Elementwise cosine (radians).
+
+    The gradient is ``-sin(x)``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (-grad * sin(x),)            # d cos x = -sin x dx
     return record(x.xp.cos(x.data), (x,), backward, "cos", COS)
 
 
 def tanh(x):
+    """Elementwise hyperbolic tangent.
+
+    Its backward is one op, :func:`tanh_derivative`, on the output:
+    ``d tanh(x) = (1 - tanh(x)^2) dx``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     y = x.xp.tanh(x.data)
 
     def backward(grad):
@@ -109,6 +219,21 @@ def tanh_derivative_values(xp, grad, t):
 
 
 def sigmoid(x):
+    """Elementwise logistic sigmoid, ``1 / (1 + exp(-x))``.
+
+    Computed as ``(1 + tanh(x / 2)) / 2``, so no ``exp`` overflows for large
+    ``|x|``; its backward is one op, :func:`sigmoid_derivative`, on the output.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     y = sigmoid_values(x.xp, x.data)
 
     def backward(grad):
@@ -151,6 +276,20 @@ def sigmoid_derivative_values(xp, grad, s):
 
 
 def relu(x):
+    """Elementwise rectifier, ``max(x, 0)``.
+
+    The gradient passes where ``x > 0`` (zero at 0, as PyTorch's).
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (relu_derivative(grad, x),)
     return record(relu_values(x.xp, x.data), (x,), backward, "relu", relu_values)
@@ -200,17 +339,58 @@ MAXIMUM, MINIMUM = ufunc_kernel("maximum"), ufunc_kernel("minimum")
 
 
 def maximum(a, b):
-    """Elementwise maximum with broadcasting."""
+    """Elementwise maximum of ``a`` and ``b``, with NumPy's broadcasting.
+
+    Where the two are equal the gradient is shared, half to each (PyTorch's rule).
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        At least one a tensor; shapes that broadcast together.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
     return _select("maximum", a, b, gt)
 
 
 def minimum(a, b):
-    """Elementwise minimum with broadcasting."""
+    """Elementwise minimum of ``a`` and ``b``, with NumPy's broadcasting.
+
+    Where the two are equal the gradient is shared, half to each (PyTorch's rule).
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        At least one a tensor; shapes that broadcast together.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
     return _select("minimum", a, b, lt)
 
 
 def clip(x, lo=None, hi=None):
-    """Limit values to ``[lo, hi]``; the gradient passes where ``lo <= x <= hi``."""
+    """Values limited to ``[lo, hi]`` (NumPy's ``clip``).
+
+    The gradient passes where ``lo <= x <= hi`` and is zero where a bound cut the value.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+    lo, hi : number, optional
+        The lower and upper bounds; ``None`` leaves that side open.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     static = {"lo": lo, "hi": hi}
     out = clip_values(x.xp, x.data, **static)
 
@@ -225,7 +405,20 @@ def clip(x, lo=None, hi=None):
 
 
 def clamp(x, min=None, max=None):
-    """PyTorch's name for :func:`clip`: values limited to ``[min, max]``."""
+    """PyTorch's name for :func:`clip`: values limited to ``[min, max]``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+    min, max : number, optional
+        The lower and upper bounds; ``None`` leaves that side open.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     return clip(x, min, max)
 
 
@@ -236,7 +429,20 @@ def clip_values(xp, x, lo, hi):
 
 
 def where(condition, a, b):
-    """``a`` where ``condition`` holds, else ``b`` (broadcasting all three)."""
+    """``a`` where ``condition`` holds, else ``b`` (broadcasting all three).
+
+    Parameters
+    ----------
+    condition : Tensor or array-like of bool
+        Which elements come from ``a``; it gets no gradient.
+    a, b : Tensor or number
+        At least one a tensor.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape of the three.
+    """
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
         raise TypeError("where: a or b must be a tensor")
@@ -272,7 +478,22 @@ def where_values(xp, condition, a, b):
 
 
 def astype(x, dtype):
-    """``x``'s values as ``dtype`` (a copy); the gradient is cast back to ``x``'s dtype."""
+    """``x``'s values as ``dtype`` (a copy); ``x`` itself when it has that dtype.
+
+    Between floating dtypes the gradient flows, cast back to ``x``'s dtype; a cast to or
+    from an integer or bool dtype records no gradient.
+
+    Parameters
+    ----------
+    x : Tensor
+    dtype : dtype or str
+        ``mg.float32``, ``"float64"``, ``"int64"``, ...
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``, in ``dtype``.
+    """
     static = {"dtype": _backend.dtype_of(dtype)}
     if x.dtype == static["dtype"]:
         return x

@@ -23,7 +23,19 @@ def _shape_arg(shape):
 
 
 def reshape(x, *shape):
-    """The same elements in a new shape (``-1`` infers one size); a view when possible."""
+    """The same elements in a new shape; a view when NumPy can make one.
+
+    Parameters
+    ----------
+    x : Tensor
+    *shape : int or tuple of int
+        The new shape, as ints or one tuple; one size may be ``-1`` (inferred).
+
+    Returns
+    -------
+    Tensor
+        ``shape``, holding ``x.size`` elements; ``x`` itself when the shape is unchanged.
+    """
     shape = _shape_arg(shape)
     if shape == x.shape:
         return x
@@ -45,7 +57,22 @@ def reshape_values(xp, x, shape):
 
 
 def transpose(x, *axes):
-    """Permute axes (reverse them when none are given), as NumPy."""
+    """Axes permuted as NumPy's ``transpose``: reversed when none are given.
+
+    ``x.T`` is ``transpose(x)``. To swap two axes of a tensor of more than 2 dimensions, as
+    ``torch.transpose`` does, use :func:`swapaxes` (two axes given here are refused there).
+
+    Parameters
+    ----------
+    x : Tensor
+    *axes : int or tuple of int
+        A permutation of all of ``x``'s axes (negatives count from the end), or nothing.
+
+    Returns
+    -------
+    Tensor
+        A view; axis ``i`` of the result is axis ``axes[i]`` of ``x``.
+    """
     axes = _shape_arg(axes) or tuple(reversed(range(x.ndim)))
     if len(axes) == 2 and x.ndim > 2:
         # torch.transpose(x, a, b) swaps two axes; here the axes are NumPy's permutation
@@ -70,7 +97,19 @@ def transpose(x, *axes):
 
 def swapaxes(x, axis1, axis2):
     """``x`` with axes ``axis1`` and ``axis2`` exchanged (NumPy's ``swapaxes``, what
-    ``torch.transpose(x, axis1, axis2)`` does); a view."""
+    ``torch.transpose(x, axis1, axis2)`` does).
+
+    Parameters
+    ----------
+    x : Tensor
+    axis1, axis2 : int
+        The two axes; negatives count from the end.
+
+    Returns
+    -------
+    Tensor
+        A view of ``x`` with the two sizes exchanged.
+    """
     order = list(range(x.ndim))
     for a in (axis1, axis2):
         if not -x.ndim <= a < x.ndim:
@@ -88,14 +127,39 @@ def transpose_values(xp, x, axes):
 
 
 def view(x, *shape):
-    """PyTorch's name for :func:`reshape` (here a view when NumPy can make one, a copy
-    otherwise, where PyTorch would refuse)."""
+    """PyTorch's name for :func:`reshape`.
+
+    Here a view when NumPy can make one and a copy otherwise, where PyTorch would refuse.
+
+    Parameters
+    ----------
+    x : Tensor
+    *shape : int or tuple of int
+        The new shape; one size may be ``-1``.
+
+    Returns
+    -------
+    Tensor
+        ``shape``, holding ``x.size`` elements.
+    """
     return reshape(x, *shape)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Axes ``start_dim`` to ``end_dim`` (both included) joined into one, as PyTorch's
-    ``flatten``; a 0-d tensor becomes shape ``(1,)``."""
+    ``flatten``; a 0-d tensor becomes shape ``(1,)``.
+
+    Parameters
+    ----------
+    x : Tensor
+    start_dim, end_dim : int
+        The first and last axis joined (negatives count from the end); all axes by default.
+
+    Returns
+    -------
+    Tensor
+        ``x.shape[:start_dim] + (product of the joined sizes,) + x.shape[end_dim + 1:]``.
+    """
     if x.ndim == 0:
         return reshape(x, 1)
     start, end = (normalize_axes(d, x.ndim, "flatten")[0] for d in (start_dim, end_dim))
@@ -106,8 +170,21 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def permute(x, *dims):
-    """PyTorch's ``permute``: axes in the order ``dims``, a permutation of all of them
-    (NumPy's :func:`transpose` with explicit axes)."""
+    """PyTorch's ``permute``: the axes in the order ``dims``.
+
+    NumPy's :func:`transpose` with explicit axes.
+
+    Parameters
+    ----------
+    x : Tensor
+    *dims : int or tuple of int
+        A permutation of all of ``x``'s axes.
+
+    Returns
+    -------
+    Tensor
+        A view; axis ``i`` of the result is axis ``dims[i]`` of ``x``.
+    """
     dims = _shape_arg(dims)
     if len(dims) != x.ndim:
         raise ValueError(f"permute: dims {dims} must name each of the {x.ndim} axes of "
@@ -116,8 +193,20 @@ def permute(x, *dims):
 
 
 def expand(x, *sizes):
-    """PyTorch's ``expand``: :func:`broadcast_to` where a size of ``-1`` keeps that
-    axis's length; new axes go in front."""
+    """PyTorch's ``expand``: :func:`broadcast_to` where a size of ``-1`` keeps that axis.
+
+    Parameters
+    ----------
+    x : Tensor
+    *sizes : int or tuple of int
+        At least ``x.ndim`` sizes; new axes go in front, ``-1`` keeps an existing axis's
+        length, and an axis of length 1 may grow.
+
+    Returns
+    -------
+    Tensor
+        A read-only view of shape ``sizes``; its gradient is summed back to ``x.shape``.
+    """
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
@@ -135,7 +224,17 @@ def expand(x, *sizes):
 
 
 def clone(x):
-    """A copy of ``x`` (its own memory) that gradients flow through."""
+    """A copy of ``x`` in its own memory, which gradients flow through.
+
+    Parameters
+    ----------
+    x : Tensor
+
+    Returns
+    -------
+    Tensor
+        The shape, dtype and values of ``x``.
+    """
     return record(copy_values(None, x.data), (x,), lambda grad: (grad,), "clone",
                   copy_values)
 
@@ -147,7 +246,19 @@ def copy_values(xp, x):
 
 
 def broadcast_to(x, *shape):
-    """A read-only view of ``x`` stretched to ``shape`` by NumPy's broadcasting rules."""
+    """``x`` stretched to ``shape`` by NumPy's broadcasting rules.
+
+    Parameters
+    ----------
+    x : Tensor
+    *shape : int or tuple of int
+        A shape that ``x.shape`` broadcasts to.
+
+    Returns
+    -------
+    Tensor
+        A read-only view of shape ``shape``; its gradient is summed back to ``x.shape``.
+    """
     shape = _shape_arg(shape)
     if shape == x.shape:
         return x
@@ -169,7 +280,19 @@ def broadcast_values(xp, x, shape):
 
 @torch_spellings
 def squeeze(x, axis=None):
-    """Drop axes of length 1 (all of them, or those in ``axis``)."""
+    """Axes of length 1 dropped: all of them, or those in ``axis``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int or tuple of int, optional
+        The axes to drop (``dim=`` too); each must have length 1.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape without those axes (a view).
+    """
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
@@ -183,7 +306,19 @@ def squeeze(x, axis=None):
 
 @torch_spellings
 def unsqueeze(x, axis):
-    """Insert an axis of length 1 at ``axis`` (NumPy's ``expand_dims``)."""
+    """An axis of length 1 inserted at ``axis`` (NumPy's ``expand_dims``).
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        Its position in the result, ``-x.ndim - 1 <= axis <= x.ndim`` (``dim=`` too).
+
+    Returns
+    -------
+    Tensor
+        ``x.ndim + 1`` dimensions (a view).
+    """
     ndim = x.ndim + 1
     if not -ndim <= axis < ndim:
         raise ValueError(f"unsqueeze: axis {axis} is out of range for {ndim} dimensions")
@@ -215,7 +350,23 @@ def _plain_index(index, xp):
 
 
 def getitem(x, index):
-    """``x[index]`` with NumPy's rules: ints, slices, None, ..., integer arrays and masks."""
+    """``x[index]`` with NumPy's rules: ints, slices, ``None``, ``...``, integer arrays
+    and boolean masks.
+
+    The gradient is written into zeros of ``x``'s shape; integer-array indices may repeat,
+    so there it accumulates.
+
+    Parameters
+    ----------
+    x : Tensor
+    index : int, slice, None, Ellipsis, Tensor, array, list or tuple of these
+        Index tensors must be on ``x``'s backend and of an integer or bool dtype.
+
+    Returns
+    -------
+    Tensor
+        A view for basic indexing, a copy for integer arrays and masks.
+    """
     for part in index if isinstance(index, tuple) else (index,):
         # an index tensor is an operand too: never copy it across backends silently
         if isinstance(part, Tensor) and type(part.data) is not type(x.data):
@@ -281,7 +432,20 @@ def _tensors(ts, op):
 
 @torch_spellings
 def concat(ts, axis=0):
-    """Join tensors along an existing axis."""
+    """Tensors joined along an existing axis (``mg.cat`` is the same function).
+
+    Parameters
+    ----------
+    ts : sequence of Tensor
+        Of one dtype and backend, with equal sizes except along ``axis``.
+    axis : int
+        The axis to join along (``dim=`` too).
+
+    Returns
+    -------
+    Tensor
+        ``axis`` as long as the inputs' lengths added up.
+    """
     ts = _tensors(ts, "concat")
     try:
         out = ts[0].xp.concatenate([t.data for t in ts], axis=axis)
@@ -312,7 +476,20 @@ def concat_values(xp, *arrays, axis):
 
 @torch_spellings
 def stack(ts, axis=0):
-    """Join same-shaped tensors along a new axis."""
+    """Same-shaped tensors joined along a new axis.
+
+    Parameters
+    ----------
+    ts : sequence of Tensor
+        Of one shape, dtype and backend.
+    axis : int
+        The new axis's position in the result (``dim=`` too).
+
+    Returns
+    -------
+    Tensor
+        ``ts[0].shape`` with ``len(ts)`` inserted at ``axis``.
+    """
     ts = _tensors(ts, "stack")
     try:
         out = ts[0].xp.stack([t.data for t in ts], axis=axis)
@@ -335,9 +512,23 @@ def stack_values(xp, *arrays, axis):
 
 @torch_spellings
 def unbind(x, axis=0):
-    """The slices of ``x`` along ``axis``, that axis removed (views): the inverse of
-    :func:`stack`, as PyTorch's ``unbind``. One recorded op; its backward stacks the
-    slices' gradients (zeros for slices that got none)."""
+    """The slices of ``x`` along ``axis``, that axis removed: the inverse of
+    :func:`stack`, as PyTorch's ``unbind``.
+
+    One recorded op; its backward stacks the slices' gradients (zeros for slices that got
+    none).
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int
+        The axis to slice along (``dim=`` too).
+
+    Returns
+    -------
+    tuple of Tensor
+        ``x.shape[axis]`` views, each ``x``'s shape without ``axis``.
+    """
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"unbind: axis {axis} is out of range for shape {x.shape}")
     axis %= x.ndim
@@ -369,10 +560,25 @@ def only_slice(xp, x, axis):
 
 @torch_spellings
 def split(x, indices_or_sections, axis=0):
-    """NumPy's split: ``n`` equal sections, or cut at the given indices. Views.
+    """NumPy's ``split``: ``n`` equal sections, or pieces cut at the given indices.
 
-    The backward joins the pieces' gradients with one concatenation (zeros for pieces
-    that got none).
+    The backward joins the pieces' gradients with one concatenation (zeros for pieces that
+    got none). For PyTorch's ``split`` by piece sizes, give the running sums of the sizes as
+    cut indices, or use :func:`chunk`.
+
+    Parameters
+    ----------
+    x : Tensor
+    indices_or_sections : int or sequence of int
+        A number of equal sections (it must divide the length), or increasing cut indices
+        (negatives count from the end).
+    axis : int
+        The axis to split (``dim=`` too).
+
+    Returns
+    -------
+    list of Tensor
+        The pieces, as views.
     """
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"split: axis {axis} is out of range for shape {x.shape}")
@@ -400,8 +606,22 @@ def split(x, indices_or_sections, axis=0):
 
 @torch_spellings
 def chunk(x, chunks, axis=0):
-    """PyTorch's chunk: pieces of ``ceil(len / chunks)`` along ``axis``, the last one
-    smaller (so there may be fewer than ``chunks`` pieces)."""
+    """PyTorch's ``chunk``: pieces of ``ceil(length / chunks)`` along ``axis``, the last
+    one smaller, so there may be fewer than ``chunks`` pieces.
+
+    Parameters
+    ----------
+    x : Tensor
+    chunks : int
+        How many pieces at most, ``>= 1``.
+    axis : int
+        The axis to cut (``dim=`` too).
+
+    Returns
+    -------
+    list of Tensor
+        The pieces, as views.
+    """
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     if not -x.ndim <= axis < x.ndim:
@@ -465,7 +685,11 @@ def to(x, *targets, dtype=None):
     dtype : dtype, optional
         The dtype, as a keyword.
 
-    Gradients flow back to the original backend and dtype.
+    Returns
+    -------
+    Tensor
+        ``x``'s shape on the target backend, in the target dtype; ``x`` itself when both
+        already match. Gradients flow back to the original backend and dtype.
     """
     name = None
     for target in targets:

@@ -1,0 +1,82 @@
+"""MkDocs hooks of the documentation site (mkdocs.yml names this file).
+
+- A nav entry that names a folder (``tutorial/en/``) becomes that folder's ``index.md``
+  followed by its notebooks in name order, so adding a notebook needs no edit of mkdocs.yml.
+- ``<!-- tensor-methods -->`` on the Tensor reference page becomes a table of the methods
+  that ops bind to :class:`minigrad.Tensor` at import (``x.sum()`` is ``mg.sum(x)``), made
+  from the live class, so the page follows every op added.
+"""
+from __future__ import annotations
+
+import inspect
+import pathlib
+import re
+
+NOTEBOOK_SUFFIX = ".py"
+TENSOR_METHODS = "<!-- tensor-methods -->"
+
+
+def _expand(entry, docs_dir):
+    """One nav entry with folder entries replaced by their pages."""
+    if isinstance(entry, str):
+        if not entry.endswith("/"):
+            return entry
+        folder = docs_dir / entry
+        pages = [entry + "index.md"] if (folder / "index.md").exists() else []
+        pages += sorted(entry + p.name for p in folder.glob("*" + NOTEBOOK_SUFFIX))
+        return pages
+    if isinstance(entry, dict):
+        return {title: _expand(value, docs_dir) for title, value in entry.items()}
+    return [_expand(item, docs_dir) for item in entry]
+
+
+def on_config(config):
+    docs_dir = pathlib.Path(config["docs_dir"])
+    if config["nav"]:
+        config["nav"] = _expand(config["nav"], docs_dir)
+    return config
+
+
+ROLE = re.compile(r":\w+:`~?([\w.]+)`")
+
+
+def _summary(obj):
+    """The first paragraph of ``obj``'s docstring on one line, its roles as plain code."""
+    doc = inspect.getdoc(obj) or ""
+    return ROLE.sub(r"`\1`", " ".join(doc.split("\n\n")[0].split()))
+
+
+def tensor_method_rows():
+    """``(name, how it is reached, summary)`` for each public method of Tensor that is
+    defined outside minigrad/tensor.py (bound there by minigrad.ops)."""
+    import minigrad
+    rows = []
+    for name, member in sorted(vars(minigrad.Tensor).items()):
+        if name.startswith("_"):
+            continue
+        function = member.fget if isinstance(member, property) else member
+        module = getattr(function, "__module__", None)
+        if not callable(function) or module == "minigrad.tensor":
+            continue
+        qualname = getattr(function, "__qualname__", "")
+        if "<" in qualname or qualname.startswith("_"):   # no page of its own: shown here
+            target = None
+        else:
+            target = f"{module}.{qualname}"
+        rows.append((name, isinstance(member, property), target, _summary(function)))
+    return rows
+
+
+def _tensor_methods_table():
+    lines = ["| method | is | what it does |", "| --- | --- | --- |"]
+    for name, is_property, target, summary in tensor_method_rows():
+        shown = f"`x.{name}`" if is_property else f"`x.{name}(...)`"
+        reached = f"[`{target.rsplit('.', 1)[1]}`][{target}]" if target else "(here)"
+        lines.append(f"| {shown} | {reached} | {summary.replace('|', '&#124;')} |")
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown, page, config, files):
+    if TENSOR_METHODS in markdown:
+        markdown = markdown.replace(TENSOR_METHODS, _tensor_methods_table())
+    return markdown
