@@ -64,11 +64,12 @@ dot:
 	  fi; }
 
 # Debian's headless Chromium (and its driver) for the browser test of the site
-# (tests/test_docs_site.py); Playwright drives it, so no browser is downloaded.
+# (tests/test_docs_site.py); Playwright drives it, so no browser is downloaded. A Korean
+# font (Nanum) so that the Korean tutorial's screenshots show letters, not boxes.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum) >/dev/null 2>&1 \
 	      || echo "could not install Chromium; the browser test of the site is skipped"; \
 	  else \
 	    echo "Chromium is missing: install it (apt-get install chromium) to run the browser test of the site"; \

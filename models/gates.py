@@ -1,7 +1,7 @@
 """Gate inspection: record what every gate of every cell did, as NumPy arrays.
 
 >>> import minigrad as mg
->>> from models import LSTM, record_gates
+>>> from minigrad.models import LSTM, record_gates
 >>> lstm = LSTM(3, 4)
 >>> with record_gates() as gates:
 ...     output, (h_n, c_n) = lstm(mg.randn(7, 2, 3))

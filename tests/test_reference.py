@@ -36,7 +36,7 @@ def _module_members(module, names=None):
         if name.startswith("_"):
             continue
         value = getattr(module, name)
-        if callable(value) and not isinstance(value, types.ModuleType):
+        if callable(value) and not isinstance(value, types.ModuleType) and _ours(value):
             yield f"{module.__name__}.{name}", value
 
 
