@@ -5,15 +5,21 @@
 - ``<!-- tensor-methods -->`` on the Tensor reference page becomes a table of the methods
   that ops bind to :class:`minigrad.Tensor` at import (``x.sum()`` is ``mg.sum(x)``), made
   from the live class, so the page follows every op added.
+- The notebooks' LaTeX (``$...$``, ``$$...$$``) becomes MathML when the site is built
+  (latex2mathml), which browsers draw themselves: no MathJax to fetch, so the pages work
+  offline. A formula it cannot convert is a warning, so ``--strict`` fails on it.
 """
 from __future__ import annotations
 
+import html
 import inspect
+import logging
 import pathlib
 import re
 
 NOTEBOOK_SUFFIX = ".py"
 TENSOR_METHODS = "<!-- tensor-methods -->"
+log = logging.getLogger("mkdocs.hooks.minigrad")
 
 
 def _expand(entry, docs_dir):
@@ -80,3 +86,39 @@ def on_page_markdown(markdown, page, config, files):
     if TENSOR_METHODS in markdown:
         markdown = markdown.replace(TENSOR_METHODS, _tensor_methods_table())
     return markdown
+
+
+# what math is never looked for in: code, scripts and styles (a $ there is not LaTeX)
+VERBATIM = re.compile(r"(<(pre|code|script|style)\b.*?</\2>)", re.S | re.I)
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+INLINE_MATH = re.compile(r"(?<![\\$])\$([^$\n]+?)\$")
+
+
+def _mathml(match, display, where):
+    from latex2mathml.converter import convert
+    latex = html.unescape(match.group(1)).strip()
+    try:
+        return convert(latex, display="block" if display else "inline")
+    except Exception as error:                # the formula stays as text; strict fails
+        log.warning(f"{where}: cannot convert ${latex}$ to MathML ({error})")
+        return match.group(0)
+
+
+def _math_to_mathml(page_html, where):
+    parts = VERBATIM.split(page_html)
+    out = []
+    # split() gives text, then each verbatim element with its tag name, in turn
+    for index in range(0, len(parts), 3):
+        text = parts[index]
+        text = DISPLAY_MATH.sub(lambda m: _mathml(m, True, where), text)
+        text = INLINE_MATH.sub(lambda m: _mathml(m, False, where), text)
+        out.append(text)
+        if index + 1 < len(parts):
+            out.append(parts[index + 1])
+    return "".join(out)
+
+
+def on_post_page(output, page, config):
+    if page.file.src_uri.endswith(NOTEBOOK_SUFFIX):
+        return _math_to_mathml(output, page.file.src_uri)
+    return output

@@ -14,6 +14,7 @@ import functools
 import http.server
 import inspect
 import os
+import re
 import pathlib
 import shutil
 import subprocess
@@ -187,3 +188,17 @@ def test_search_finds_lstmcell(browser_page, served, screenshots):
     page.screenshot(path=str(screenshots / "search.png"))
     assert not errors, "; ".join(errors)
 
+
+
+def test_notebook_math_is_mathml(site):
+    """The tutorials' LaTeX is drawn by the browser from MathML (scripts/mkdocs_hooks.py):
+    no formula is left as ``$...$`` text for a MathJax the pages never load."""
+    verbatim = re.compile(r"<(pre|code|script|style)\b.*?</\1>", re.S | re.I)
+    notebooks = sorted((ROOT / "docs" / "tutorial").glob("*/*.py"))
+    assert notebooks, "no tutorial notebooks in docs/tutorial/*/"
+    for source in notebooks:
+        page = site / source.relative_to(ROOT / "docs").with_suffix("") / "index.html"
+        text = verbatim.sub("", page.read_text())
+        assert "$$" not in text, f"{page}: display math left as text"
+        if re.search(r"^# .*\$[^$]+\$", source.read_text(), re.M):
+            assert "<math" in text, f"{page}: its notebook has math, the page has none"
