@@ -5,6 +5,9 @@
 - ``<!-- tensor-methods -->`` on the Tensor reference page becomes a table of the methods
   that ops bind to :class:`minigrad.Tensor` at import (``x.sum()`` is ``mg.sum(x)``), made
   from the live class, so the page follows every op added.
+- ``<!-- submodules: minigrad.optim -->`` becomes a ``:::`` directive for each public
+  submodule of that package whose names the package does not export itself
+  (``minigrad.optim.lr_scheduler``), so a page follows a package as it grows.
 - The notebooks' LaTeX (``$...$``, ``$$...$$``) becomes MathML when the site is built
   (latex2mathml), which browsers draw themselves: no MathJax to fetch, so the pages work
   offline. A formula it cannot convert is a warning, so ``--strict`` fails on it.
@@ -82,10 +85,39 @@ def _tensor_methods_table():
     return "\n".join(lines)
 
 
+SUBMODULES = re.compile(r"<!-- submodules: ([\w.]+) -->")
+
+
+def unexported_submodules(package_name):
+    """The public submodules of ``package_name`` that are not just where its own names
+    are defined (an empty list for a plain module)."""
+    import importlib
+    import pkgutil
+    package = importlib.import_module(package_name)
+    if not hasattr(package, "__path__"):
+        return []
+    exported = {id(value) for value in vars(package).values()}
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package_name}.{info.name}")
+        public = [v for k, v in vars(module).items() if not k.startswith("_")
+                  and getattr(v, "__module__", None) == module.__name__]
+        if any(id(value) not in exported for value in public):
+            found.append(module.__name__)
+    return found
+
+
+def _submodule_directives(match):
+    return "\n\n".join(f"::: {name}\n    options:\n      show_root_heading: true"
+                         for name in unexported_submodules(match.group(1)))
+
+
 def on_page_markdown(markdown, page, config, files):
     if TENSOR_METHODS in markdown:
         markdown = markdown.replace(TENSOR_METHODS, _tensor_methods_table())
-    return markdown
+    return SUBMODULES.sub(_submodule_directives, markdown)
 
 
 # what math is never looked for in: code, scripts and styles (a $ there is not LaTeX)

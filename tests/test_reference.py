@@ -74,6 +74,8 @@ def public_objects():
         _module_members(mg.nn.init),
         _module_members(mg.nn.utils.rnn),
         _module_members(mg.optim, [n for n in vars(mg.optim) if not n.startswith("_")]),
+        *(_module_members(sub) for sub in vars(mg.optim).values()   # lr_scheduler, ...
+          if isinstance(sub, types.ModuleType) and sub.__name__.startswith("minigrad.optim.")),
         _module_members(mg.viz),
         _module_members(minigrad.models),
     ]
