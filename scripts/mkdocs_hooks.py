@@ -77,10 +77,11 @@ def tensor_method_rows():
 
 
 def _tensor_methods_table():
-    lines = ["| method | is | what it does |", "| --- | --- | --- |"]
+    lines = ["| method | the op | what it does |", "| --- | --- | --- |"]
     for name, is_property, target, summary in tensor_method_rows():
         shown = f"`x.{name}`" if is_property else f"`x.{name}(...)`"
-        reached = f"[`{target.rsplit('.', 1)[1]}`][{target}]" if target else "(here)"
+        # a method made for Tensor alone has no entry of its own: this row describes it
+        reached = f"[`{target.rsplit('.', 1)[1]}`][{target}]" if target else "—"
         lines.append(f"| {shown} | {reached} | {summary.replace('|', '&#124;')} |")
     return "\n".join(lines)
 

@@ -9,14 +9,12 @@ the browser's screenshots there (they go to a temporary folder otherwise).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.server
 import inspect
 import os
-import re
 import pathlib
-import shutil
+import re
 import subprocess
 import sys
 import threading
