@@ -72,7 +72,7 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum) >/dev/null 2>&1 \
 	      || echo "could not install Chromium; the browser test of the site is skipped"; \
 	  else \
-	    echo "Chromium is missing: install it (apt-get install chromium) to run the browser test of the site"; \
+	    echo "Chromium is missing (apt-get install chromium): the site's browser test skips"; \
 	  fi; }
 
 clean:
