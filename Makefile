@@ -1,13 +1,19 @@
-# The two commands: `make demo` and `make test`. Both set themselves up.
+# The two commands: `make demo` and `make test`. Both set themselves up, as do `make docs`
+# and `make docs-serve` (the documentation site).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # One stamp per set of extras: the demo installs the package alone, the tests add pytest,
-# hypothesis and CPU torch (about 1 GB more).
+# hypothesis and CPU torch (about 1 GB more) and the docs extra (the site is tested too),
+# the docs the docs extra alone.
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
+DOCS_STAMP := $(VENV)/.installed-docs
+# Material for MkDocs prints a banner about its successor on every build; the build
+# itself is what we check
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test demo bench figures dot clean
+.PHONY: test demo bench figures dot chromium docs docs-serve clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +25,26 @@ $(DEMO_STAMP): $(PY) pyproject.toml
 
 $(TEST_STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $(TEST_STAMP) $(DEMO_STAMP)
+	$(PY) -m pip install -q -e '.[test,docs]'
+	touch $(TEST_STAMP) $(DOCS_STAMP) $(DEMO_STAMP)
 
-# `dot` first, so the render tests run rather than skip (they skip where it cannot be had).
-test: $(TEST_STAMP) dot
+$(DOCS_STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[docs]'
+	touch $(DOCS_STAMP) $(DEMO_STAMP)
+
+# `dot` and `chromium` first, so the render tests and the browser test of the site run
+# rather than skip (they skip where these cannot be had).
+test: $(TEST_STAMP) dot chromium
 	$(PY) -m pytest
+
+# The documentation site, into site/: strict, so a broken link, a reference to nothing or
+# a failing tutorial notebook fails the build. `make docs-serve` serves it with reloads.
+docs: $(DOCS_STAMP) dot
+	$(PY) -m mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP) dot
+	$(PY) -m mkdocs serve
 
 # Side by side with PyTorch, JAX and a hand-written NumPy LSTM; see docs/performance.md.
 bench: $(TEST_STAMP)
@@ -43,8 +63,20 @@ dot:
 	    echo "until then graphs are written as .gv source"; \
 	  fi; }
 
+# Debian's headless Chromium (and its driver) for the browser test of the site
+# (tests/test_docs_site.py); Playwright drives it, so no browser is downloaded. A Korean
+# font (Nanum) so that the Korean tutorial's screenshots show letters, not boxes.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum) >/dev/null 2>&1 \
+	      || echo "could not install Chromium; the browser test of the site is skipped"; \
+	  else \
+	    echo "Chromium is missing (apt-get install chromium): the site's browser test skips"; \
+	  fi; }
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis site .cache
 
 # The cell graphs in docs/figures (needs Graphviz: see `make dot`).
 figures: $(DEMO_STAMP) dot

@@ -250,15 +250,29 @@ _active: Backend = get("numpy")
 
 
 def get_backend() -> str:
-    """Name of the active backend: where new tensors and parameters are made."""
+    """Name of the active backend: where new tensors and parameters are made.
+
+    Returns
+    -------
+    str
+        ``"numpy"`` or ``"cupy"``.
+    """
     return _active.name
 
 
 def set_backend(name: str) -> None:
-    """Make ``name`` (``"numpy"``/``"cpu"`` or ``"cupy"``/``"gpu"``) the active backend.
+    """Make ``name`` the active backend, for this process.
 
-    Raises :class:`BackendError` with a one-line reason when it cannot be used; the
-    previous backend then stays active.
+    Parameters
+    ----------
+    name : str
+        ``"numpy"`` (or ``"cpu"``) or ``"cupy"`` (or ``"gpu"``).
+
+    Raises
+    ------
+    BackendError
+        With a one-line reason when it cannot be used; the previous backend then stays
+        active.
     """
     global _active
     _active = get(name)  # raises before anything changes
@@ -266,7 +280,18 @@ def set_backend(name: str) -> None:
 
 @contextlib.contextmanager
 def use_backend(name: str):
-    """``with mg.use_backend("cupy"):`` makes ``name`` active inside the block."""
+    """``with mg.use_backend("cupy"):`` makes ``name`` active inside the block.
+
+    Parameters
+    ----------
+    name : str
+        As :func:`set_backend` takes it.
+
+    Yields
+    ------
+    Backend
+        The backend made active; the previous one is active again after the block.
+    """
     global _active
     previous = _active
     set_backend(name)
@@ -277,7 +302,13 @@ def use_backend(name: str):
 
 
 def backends_available() -> list[str]:
-    """Names of the backends that work on this machine (``"numpy"`` always)."""
+    """Names of the backends that work on this machine.
+
+    Returns
+    -------
+    list of str
+        ``"numpy"`` always, then ``"cupy"`` where CuPy and a GPU can be used.
+    """
     names = []
     for name in ("numpy", "cupy"):
         try:
@@ -289,7 +320,15 @@ def backends_available() -> list[str]:
 
 
 def manual_seed(seed: int) -> None:
-    """Seed every backend's generator, so a seed fixes parameters and training runs."""
+    """Seed every backend's generator, so a seed fixes parameters and training runs.
+
+    Parameters initialise from one host generator, so a seed gives the same parameters on
+    every backend.
+
+    Parameters
+    ----------
+    seed : int
+    """
     global _seed
     _seed = int(seed)
     for backend in _LOADED.values():

@@ -82,6 +82,18 @@ def fuse(fn):
 
     ``fn`` takes tensors as positional arguments and returns a tensor or a tuple of
     tensors. See the module's docstring for what can be fused and what it costs.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(*tensors) -> Tensor or tuple of Tensor``, made of minigrad ops, without
+        branches on tensor values (those make it run op by op).
+
+    Returns
+    -------
+    Fused
+        A callable with ``fn``'s signature whose every call is one node on the tape, its
+        forward and backward generated from the ops ``fn`` ran.
     """
     return Fused(fn)
 

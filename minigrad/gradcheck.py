@@ -27,10 +27,16 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         ``fn(*inputs)`` returns a tensor or a sequence of tensors.
     inputs : sequence of Tensor
         float64 tensors; those with ``requires_grad`` are checked.
+    eps : float
+        The perturbation of each element.
+    atol, rtol : float
+        An element passes when ``|analytic - numeric| <= atol + rtol * |numeric|``.
 
     Returns
     -------
-    True, or raises :class:`GradcheckError` naming the input and its worst element.
+    bool
+        True; a mismatch raises :class:`GradcheckError` naming the input and its worst
+        element.
     """
     inputs = list(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]

@@ -196,7 +196,13 @@ def collector_paused():
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops are being recorded."""
+    """Whether ops are being recorded in this thread.
+
+    Returns
+    -------
+    bool
+        False inside :class:`no_grad`, True inside :class:`enable_grad` and by default.
+    """
     return state.grad_enabled
 
 
@@ -248,6 +254,13 @@ def tap(name, tensor):
     code calls the handler at the same point, once per call or step, with the value of
     that moment (the handler copies it to keep it: the memory may be reused after).
     Taps are silent while a fused function is traced and inside backward sweeps.
+
+    Parameters
+    ----------
+    name : str
+        What the value is (``"forget_gate"``), passed on to the handler.
+    tensor : Tensor
+        The value at this point.
     """
     mine = _threads.state
     if mine.tracer is not None:
@@ -265,7 +278,18 @@ def current_tap():
 def tapping(handler):
     """``with mg.tapping(handler):`` calls ``handler(name, tensor)`` for every
     :func:`tap` reached inside (this thread only); blocks nest, the inner one
-    listening."""
+    listening.
+
+    Parameters
+    ----------
+    handler : callable
+        ``handler(name, tensor)``; its return value is ignored.
+
+    Yields
+    ------
+    callable
+        ``handler``.
+    """
     previous = state.tap
     state.tap = handler
     try:

@@ -225,10 +225,16 @@ def save(obj, path):
 def load(path):
     """Read what :func:`save` wrote, verifying every byte of it.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save`.
+
     Returns
     -------
-    The saved structure, with every array and tensor as a **NumPy array** (whatever
-    backend it was saved from) and tuples as tuples.
+    object
+        The saved structure, with every array and tensor as a **NumPy array** (whatever
+        backend it was saved from) and tuples as tuples.
 
     Raises
     ------

@@ -170,8 +170,8 @@ class Tensor:
     Parameters
     ----------
     data : backend array
-        Used as is (no copy, no dtype change); use :func:`minigrad.tensor` to convert
-        Python data.
+        Used as is (no copy, no dtype change); use :func:`~minigrad.factories.tensor` to
+        convert Python data.
     requires_grad : bool
         Whether gradients should flow to this tensor. Only floating tensors may.
     name : str, optional
@@ -193,13 +193,42 @@ class Tensor:
         self.name = name
 
     # ---- what it is
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: ElementCount(self.data.size, self.data.shape))
-    is_leaf = property(lambda self: self.node is None)
-    backend = property(lambda self: _backend.of(self.data).name)
-    xp = property(lambda self: _backend.of(self.data).xp)
+    @property
+    def shape(self):
+        """The shape, a tuple of ints (NumPy's ``shape``, PyTorch's ``size()``)."""
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        """The number of dimensions (also ``x.dim()``)."""
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        """The NumPy dtype of the data (``float32``, ``float64``, ``int64``, ``bool``, ...)."""
+        return self.data.dtype
+
+    @property
+    def size(self):
+        """NumPy's number of elements, an int; called, PyTorch's ``size``: ``x.size()``
+        is the shape and ``x.size(dim)`` the length of axis ``dim``."""
+        return ElementCount(self.data.size, self.data.shape)
+
+    @property
+    def is_leaf(self):
+        """Whether no recorded op made this tensor (inputs and parameters are leaves:
+        ``backward`` writes their ``.grad``)."""
+        return self.node is None
+
+    @property
+    def backend(self):
+        """The name of the backend holding the data: ``"numpy"`` or ``"cupy"``."""
+        return _backend.of(self.data).name
+
+    @property
+    def xp(self):
+        """The array module of the data (``numpy`` or ``cupy``): what ops compute with."""
+        return _backend.of(self.data).xp
 
     def __len__(self):
         return len(self.data)
@@ -216,17 +245,36 @@ class Tensor:
     # (a fused function being traced must not branch on values: the trace would freeze
     # the branch taken, so every read into Python is reported to the tracer)
     def numpy(self):
-        """The data as a NumPy array (copied off the GPU when needed)."""
+        """The data as a NumPy array (copied off the GPU when needed).
+
+        Returns
+        -------
+        numpy.ndarray
+            The shape and dtype of the tensor; on NumPy the tensor's own array, not a
+            copy.
+        """
         if state.tracer is not None:
             state.tracer.read_values = True
         return _backend.of(self.data).to_host(self.data)
 
     def item(self):
+        """The one element of a tensor of size 1, as a Python number.
+
+        Returns
+        -------
+        float, int or bool
+        """
         if state.tracer is not None:
             state.tracer.read_values = True
         return self.data.item()
 
     def tolist(self):
+        """The data as nested Python lists (a number for a 0-d tensor).
+
+        Returns
+        -------
+        list or number
+        """
         return self.numpy().tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -245,7 +293,13 @@ class Tensor:
         return bool(self.data)
 
     def detach(self):
-        """The same data, cut from the graph (truncated BPTT carries detached states)."""
+        """The same data, cut from the graph (truncated BPTT carries detached states).
+
+        Returns
+        -------
+        Tensor
+            A leaf sharing this tensor's array and name, not requiring grad.
+        """
         return Tensor(self.data, name=self.name)
 
     # ---- autograd
@@ -289,6 +343,31 @@ def record(data, inputs, backward, op, kernel=None, static=None, n_outputs=1):
     ``backward`` the rule sitting next to the op's forward code (``None`` for an op
     without a gradient, a comparison), ``kernel`` and ``static`` what the forward computed
     (see :class:`Node`).
+
+    Parameters
+    ----------
+    data : backend array or list of backend arrays
+        The forward result; a list when the op has ``n_outputs > 1``.
+    inputs : tuple
+        The operands, tensors or Python scalars, in the order ``backward`` returns
+        their gradients.
+    backward : callable or None
+        ``backward(grad) -> tuple`` with one gradient (a Tensor, or None) per input,
+        written with minigrad ops; for several outputs it takes a list of gradients.
+    op : str
+        The op's name, shown in graphs and errors.
+    kernel : callable, optional
+        ``kernel(xp, *arrays, **static)`` computing ``data`` from the inputs' arrays
+        (:func:`kernel`, :func:`ufunc_kernel`); what fusion and scans generate code from.
+    static : dict, optional
+        The op's non-tensor arguments (axes, shapes, dtypes), passed to ``kernel``.
+    n_outputs : int
+        How many arrays ``data`` holds.
+
+    Returns
+    -------
+    Tensor or list of Tensor
+        The output(s), with a :class:`Node` when a gradient can flow to an input.
     """
     state = _threads.state      # this thread's switches, fetched once (see _CallingThread)
     needs_grad = False

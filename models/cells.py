@@ -41,8 +41,8 @@ __all__ = ["RecurrentCell", "ScanPlan", "scan_plan", "RNNCell", "LSTMCell",
 
 
 class RecurrentCell(Module):
-    """Shared plumbing: parameter creation with PyTorch's initialisation, zero states,
-    argument checks, unbatched input, and ``forward = step(input_projection(x), state)``.
+    """Base class of the cells: parameters with PyTorch's initialisation, zero
+    states, argument checks, unbatched input, and ``forward = step(input_projection(x), state)``.
 
     A subclass sets ``state_count`` (1: the state is ``h``; 2: the state is ``(h, c)``)
     and describes one step in one of three ways (docs/cells.md has the whole contract):
@@ -57,6 +57,13 @@ class RecurrentCell(Module):
 
     Where a class gives more than one, the one defined furthest down the class
     hierarchy wins; within one class the fastest.
+
+    Parameters
+    ----------
+    input_size : int
+        The features of one step's input ``x_t``.
+    hidden_size : int
+        The features of the state (``output_size``, the width of ``h``, starts equal).
     """
     state_count = 1
 
@@ -76,25 +83,65 @@ class RecurrentCell(Module):
 
     def state_sizes(self):
         """The last-axis width of each state part: ``h`` is ``output_size`` wide, the
-        rest (an LSTM's ``c``) ``hidden_size``."""
+        rest (an LSTM's ``c``) ``hidden_size``.
+
+        Returns
+        -------
+        tuple of int
+            One width per state part (``state_count`` of them).
+        """
         return (self.output_size,) + (self.hidden_size,) * (self.state_count - 1)
 
     def initial_state(self, batch_size, like):
-        """Zeros ``(batch_size, size)`` per state part (:meth:`state_sizes`), with the
-        dtype and backend of ``like``: a tensor, or a tuple for ``state_count`` > 1."""
+        """Zeros for every state part, shaped as :meth:`state_sizes` says.
+
+        Parameters
+        ----------
+        batch_size : int
+            ``B``.
+        like : Tensor
+            The dtype and backend to use (the input, usually).
+
+        Returns
+        -------
+        Tensor or tuple of Tensor
+            ``(B, size)`` zeros: one tensor when ``state_count`` is 1, else a tuple.
+        """
         parts = tuple(mg.zeros(batch_size, size, dtype=like.dtype, backend=like.backend)
                       for size in self.state_sizes())
         return parts[0] if self.state_count == 1 else parts
 
     def output(self, state):
-        """The hidden output ``h`` of ``state`` (also of a layer's stacked history, each
-        part ``(T, B, ...)``)."""
+        """The hidden output ``h`` of ``state``.
+
+        Parameters
+        ----------
+        state : Tensor or tuple of Tensor
+            A state, or a layer's stacked history of states (each part ``(T, B, ...)``).
+
+        Returns
+        -------
+        Tensor
+            ``h``: the state itself when it is one tensor, else its first part.
+        """
         return state if self.state_count == 1 else state[0]
 
     def forward(self, x, state=None):
-        """One step: ``x`` is ``(B, input_size)`` or unbatched ``(input_size,)``;
-        ``state`` as :meth:`initial_state` gives it (each part ``(B, size)``, or
-        ``(size,)`` unbatched), zeros when None. Returns the next state."""
+        """One time step.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(B, input_size)``, or unbatched ``(input_size,)``.
+        state : Tensor or tuple of Tensor, optional
+            As :meth:`initial_state` gives it (each part ``(B, size)``, or ``(size,)``
+            unbatched); zeros when None.
+
+        Returns
+        -------
+        Tensor or tuple of Tensor
+            The next state, shaped as ``state``.
+        """
         unbatched = checks.check_step_arguments(self, x, state)
         if unbatched:
             x = x.reshape(1, -1)
@@ -107,19 +154,48 @@ class RecurrentCell(Module):
 
     # ---- a step as a function of tensors (so a layer can scan it: mg.scan)
     def projection_function(self):
-        """``(function, params)`` with :meth:`input_projection` ``(x)`` equal to
-        ``function(x, *params)``; None (the default): the step reads ``x_t`` itself."""
+        """The input projection as a function of tensors, for ``mg.scan``.
+
+        Returns
+        -------
+        tuple or None
+            ``(function, params)`` with :meth:`input_projection` ``(x)`` equal to
+            ``function(x, *params)``; None (the default): the step reads ``x_t`` itself.
+        """
         return None
 
     def step_function(self):
-        """``(function, params)`` with :meth:`step` ``(projected, state)`` equal to
-        ``function(projected, *state_parts, *params)``, returning the next state."""
+        """One step as a function of tensors, for ``mg.scan`` (the fast path).
+
+        Returns
+        -------
+        tuple
+            ``(function, params)`` with :meth:`step` ``(projected, state)`` equal to
+            ``function(projected, *state_parts, *params)``, which returns the next state.
+
+        Raises
+        ------
+        NotImplementedError
+            When the class defines none of ``forward``, ``step`` and ``step_function``.
+        """
         raise NotImplementedError(f"{type(self).__name__} defines none of forward(x, "
                                   f"state), step(projected, state), step_function()")
 
     def input_projection(self, x):
-        """The input's share of the pre-activations, for ``x`` of any leading shape (a
-        layer projects a whole sequence at once)."""
+        """The input's share of the pre-activations (a layer projects a whole
+        sequence at once).
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(..., input_size)``, any leading shape.
+
+        Returns
+        -------
+        Tensor
+            ``(..., width)``, what :meth:`step` takes as ``projected`` (``x`` itself when
+            the cell has no projection).
+        """
         described = self.projection_function()
         if described is None:
             return x
@@ -127,14 +203,32 @@ class RecurrentCell(Module):
         return function(x, *params)
 
     def step(self, projected, state):
-        """The next state from the projected input and the state."""
+        """The next state from the projected input and the state.
+
+        Parameters
+        ----------
+        projected : Tensor
+            One step of :meth:`input_projection`'s output, ``(B, width)``.
+        state : Tensor or tuple of Tensor
+            Each part ``(B, size)``.
+
+        Returns
+        -------
+        Tensor or tuple of Tensor
+            The next state.
+        """
         function, params = self.step_function()
         parts = (state,) if self.state_count == 1 else tuple(state)
         return function(projected, *parts, *params)
 
     def scan_plan(self):
-        """How a layer runs this cell over a sequence (:class:`ScanPlan`): the functions
-        when the class describes its step as functions, else its methods, op by op."""
+        """How a layer runs this cell over a sequence: the functions when the class
+        describes its step as functions, else its methods, op by op.
+
+        Returns
+        -------
+        ScanPlan
+        """
         kind = _plan_kind(type(self))
         if kind == "functions":
             described = self.projection_function()
@@ -146,6 +240,12 @@ class RecurrentCell(Module):
         return forward_plan(self, self.state_count == 1)
 
     def extra_repr(self):
+        """The sizes and non-default options, shown in ``repr``.
+
+        Returns
+        -------
+        str
+        """
         extra = f"{self.input_size}, {self.hidden_size}"
         if self.output_size != self.hidden_size:
             extra += f", proj_size={self.output_size}"
@@ -285,15 +385,21 @@ def check_nonlinearity(owner, nonlinearity):
 class RNNCell(_GatedCell):
     """Elman RNN cell: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, act tanh or relu.
 
+    Calling the cell, ``cell(x, h=None) -> h'``: ``x`` is ``(B, input_size)`` (or unbatched
+    ``(input_size,)``), ``h`` and ``h'`` are ``(B, hidden_size)``; zeros when ``h`` is None.
+    Parameters ``weight_ih (H, I)``, ``weight_hh (H, H)``, ``bias_ih (H,)``, ``bias_hh (H,)``,
+    as PyTorch's ``nn.RNNCell``.
+
     Parameters
     ----------
-    input_size, hidden_size : int
+    input_size : int
+        ``I``, the features of ``x``.
+    hidden_size : int
+        ``H``, the features of ``h``.
     bias : bool
+        Whether the cell has ``bias_ih`` and ``bias_hh``.
     nonlinearity : {"tanh", "relu"}
-
-    ``cell(x, h=None) -> h'``: ``x`` is ``(B, input_size)``, ``h`` and ``h'`` are
-    ``(B, hidden_size)``. Parameters ``weight_ih (H, I)``, ``weight_hh (H, H)``,
-    ``bias_ih (H,)``, ``bias_hh (H,)``.
+        The activation.
     """
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
@@ -302,11 +408,29 @@ class RNNCell(_GatedCell):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h=None):
-        """One step: ``x`` ``(B, input_size)``, ``h`` ``(B, hidden_size)`` (zeros when
-        None); returns the next ``h``."""
+        """One step.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(B, input_size)``, or unbatched ``(input_size,)``.
+        h : Tensor, optional
+            ``(B, hidden_size)``; zeros when None.
+
+        Returns
+        -------
+        Tensor
+            The next ``h``, ``(B, hidden_size)``.
+        """
         return super().forward(x, h)
 
     def extra_repr(self):
+        """The sizes and non-default options, shown in ``repr``.
+
+        Returns
+        -------
+        str
+        """
         extra = super().extra_repr()
         return extra + (f", nonlinearity={self.nonlinearity!r}"
                         if self.nonlinearity != "tanh" else "")
@@ -339,10 +463,20 @@ class LSTMCell(_GatedCell):
     """Long short-term memory cell (Hochreiter & Schmidhuber 1997, with the forget gate
     of Gers et al. 2000), as PyTorch's ``nn.LSTMCell``.
 
+    Calling the cell, ``cell(x, state=None) -> (h, c)``: ``x`` is ``(B, input_size)`` (or
+    unbatched ``(input_size,)``); ``state`` is ``(h, c)``, each ``(B, hidden_size)`` (``h``
+    ``(B, proj_size)`` with a projection), zeros when None.
+    Parameters ``weight_ih (4H, I)``, ``weight_hh (4H, H)``, ``bias_ih (4H,)``,
+    ``bias_hh (4H,)``; gate order i, f, g, o.
+
     Parameters
     ----------
-    input_size, hidden_size : int
+    input_size : int
+        The features of ``x``.
+    hidden_size : int
+        ``H``, the features of ``h`` and ``c``.
     bias : bool
+        Whether the cell has ``bias_ih`` and ``bias_hh``.
     forget_bias : float
         Added to the forget-gate slice of ``bias_ih`` at initialisation (1.0 is the usual
         choice for learning long dependencies; 0.0 matches PyTorch).
@@ -350,11 +484,6 @@ class LSTMCell(_GatedCell):
         0, or ``P < hidden_size``: ``h`` is projected to ``P`` features by ``weight_hr``
         ``(P, H)`` (Sak et al. 2014; PyTorch's ``nn.LSTM(proj_size=...)``), and
         ``weight_hh`` is ``(4H, P)``.
-
-    ``cell(x, state=None) -> (h, c)``: ``x`` is ``(B, input_size)`` (or unbatched
-    ``(input_size,)``); ``state`` is ``(h, c)``, each ``(B, hidden_size)`` (``h``
-    ``(B, proj_size)`` with a projection). Parameters ``weight_ih (4H, I)``,
-    ``weight_hh (4H, H)``, ``bias_ih (4H,)``, ``bias_hh (4H,)``; gate order i, f, g, o.
     """
     gates = 4
     state_count = 2
@@ -395,6 +524,22 @@ class PeepholeLSTMCell(_GatedCell):
     As :class:`LSTMCell`, plus ``weight_ci``, ``weight_cf``, ``weight_co``, each
     ``(hidden_size,)``: the input and forget gates see ``c_{t-1}``, the output gate sees
     the new ``c_t``.
+
+    Parameters
+    ----------
+    input_size : int
+        The features of ``x``.
+    hidden_size : int
+        ``H``, the features of ``h`` and ``c``.
+    bias : bool
+        Whether the cell has ``bias_ih`` and ``bias_hh``.
+    forget_bias : float
+        Added to the forget-gate slice of ``bias_ih`` at initialisation (1.0 is the usual
+        choice for learning long dependencies; 0.0 matches PyTorch).
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features by ``weight_hr``
+        ``(P, H)`` (Sak et al. 2014; PyTorch's ``nn.LSTM(proj_size=...)``), and
+        ``weight_hh`` is ``(4H, P)``.
     """
     gates = 4
     state_count = 2
@@ -440,6 +585,22 @@ class CoupledLSTMCell(_GatedCell):
 
     Parameters ``weight_ih (3H, I)``, ``weight_hh (3H, H)``, ``bias_ih (3H,)``,
     ``bias_hh (3H,)``; gate order f, g, o. Otherwise as :class:`LSTMCell`.
+
+    Parameters
+    ----------
+    input_size : int
+        The features of ``x``.
+    hidden_size : int
+        ``H``, the features of ``h`` and ``c``.
+    bias : bool
+        Whether the cell has ``bias_ih`` and ``bias_hh``.
+    forget_bias : float
+        Added to the forget-gate slice of ``bias_ih`` at initialisation (1.0 is the usual
+        choice for learning long dependencies; 0.0 matches PyTorch).
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features by ``weight_hr``
+        ``(P, H)`` (Sak et al. 2014; PyTorch's ``nn.LSTM(proj_size=...)``), and
+        ``weight_hh`` is ``(3H, P)``.
     """
     gates = 3
     state_count = 2
@@ -492,18 +653,23 @@ def _record_lstm(i, f, g, o, c, h):
 class GRUCell(_GatedCell):
     """Gated recurrent unit (Cho et al. 2014), as PyTorch's ``nn.GRUCell``.
 
+    Calling the cell, ``cell(x, h=None) -> h'``: ``x`` is ``(B, input_size)`` (or unbatched
+    ``(input_size,)``), ``h`` and ``h'`` are ``(B, hidden_size)``; zeros when ``h`` is None.
+    ``h' = (1 - z) * n + z * h``. Parameters ``weight_ih (3H, I)``,
+    ``weight_hh (3H, H)``, ``bias_ih (3H,)``, ``bias_hh (3H,)``; gate order r, z, n.
+
     Parameters
     ----------
-    input_size, hidden_size : int
+    input_size : int
+        ``I``, the features of ``x``.
+    hidden_size : int
+        ``H``, the features of ``h``.
     bias : bool
+        Whether the cell has ``bias_ih`` and ``bias_hh``.
     reset_after : bool
         True (PyTorch, cuDNN): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
         False (the original paper; Keras' ``reset_after=False``):
         ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``.
-
-    ``cell(x, h=None) -> h'`` with ``h' = (1 - z) * n + z * h``. Parameters
-    ``weight_ih (3H, I)``, ``weight_hh (3H, H)``, ``bias_ih (3H,)``, ``bias_hh (3H,)``;
-    gate order r, z, n.
     """
     gates = 3
 
@@ -513,13 +679,31 @@ class GRUCell(_GatedCell):
         self.reset_after = reset_after
 
     def forward(self, x, h=None):
-        """One step: ``x`` ``(B, input_size)``, ``h`` ``(B, hidden_size)`` (zeros when
-        None); returns the next ``h``."""
+        """One step.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(B, input_size)``, or unbatched ``(input_size,)``.
+        h : Tensor, optional
+            ``(B, hidden_size)``; zeros when None.
+
+        Returns
+        -------
+        Tensor
+            The next ``h``, ``(B, hidden_size)``.
+        """
         return super().forward(x, h)
 
     def projection_function(self):
-        """``x @ weight_ih.T + bias_ih`` (``b_hn`` sits inside the reset product, so
-        ``bias_hh`` is added per step)."""
+        """``x @ weight_ih.T + bias_ih``, as a function of tensors (``b_hn`` sits
+        inside the reset product, so it stays in the step).
+
+        Returns
+        -------
+        tuple
+            ``(function, params)``, as :meth:`RecurrentCell.projection_function`.
+        """
         return _input_projection, (self.weight_ih.T, *((self.bias_ih,) if self.bias else ()))
 
     def step_function(self):
@@ -586,9 +770,26 @@ def _gru_step(projected, h, weight_hh_t, *bias_hh):
 
 
 def layer_norm(x, gain, shift, eps=1e-5, name="layer_norm"):
-    """Normalise the last axis to zero mean and unit variance, then ``* gain + shift``.
+    """The last axis normalised to zero mean and unit variance, then ``* gain + shift``.
 
-    Recorded inside ``mg.scope(name)``, so a graph can fold it into one box."""
+    Recorded inside ``mg.scope(name)``, so a graph can fold it into one box.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(..., N)``.
+    gain, shift : Tensor
+        ``(N,)``.
+    eps : float
+        Added to the variance.
+    name : str
+        The scope's name.
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``.
+    """
     with mg.scope(name):
         centred = x - x.mean(axis=-1, keepdims=True)
         return centred / mg.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps) \
@@ -603,7 +804,23 @@ class LayerNormLSTMCell(RecurrentCell):
     ``weight_ih (4H, I)``, ``weight_hh (4H, H)``, ``bias_ih (4H,)`` (one bias: the
     normalisations' shifts make a second redundant), gate order i, f, g, o; gains
     and shifts ``norm_ih_*``, ``norm_hh_*`` ``(4H,)`` and ``norm_c_*`` ``(H,)``, started
-    at 1 and 0.
+    at 1 and 0. Called as :class:`LSTMCell`.
+
+    Parameters
+    ----------
+    input_size : int
+        The features of ``x``.
+    hidden_size : int
+        ``H``, the features of ``h`` and ``c``.
+    bias : bool
+        Whether the cell has ``bias_ih``.
+    forget_bias : float
+        Added to the forget-gate slice of ``bias_ih`` at initialisation (1.0 is the usual
+        choice for learning long dependencies; 0.0 matches PyTorch).
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features by ``weight_hr``
+        ``(P, H)`` (Sak et al. 2014; PyTorch's ``nn.LSTM(proj_size=...)``), and
+        ``weight_hh`` is ``(4H, P)``.
     """
     state_count = 2
 
@@ -626,7 +843,13 @@ class LayerNormLSTMCell(RecurrentCell):
             setattr(self, f"norm_{name}_shift", Parameter(mg.zeros(size)))
 
     def projection_function(self):
-        """``LN(x @ weight_ih.T) + bias_ih``."""
+        """``LN(x @ weight_ih.T) + bias_ih``, as a function of tensors.
+
+        Returns
+        -------
+        tuple
+            ``(function, params)``, as :meth:`RecurrentCell.projection_function`.
+        """
         return _layer_norm_projection, (self.weight_ih.T, self.norm_ih_gain,
                                         self.norm_ih_shift,
                                         *((self.bias_ih,) if self.bias else ()))

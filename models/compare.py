@@ -5,8 +5,8 @@ hidden size, optimizer, learning rate, step budget and seeds for each variant; t
 gives the parameter count, how many steps (and training sequences) each needed to
 solve the task, the final held-out metric, and the time per training step.
 
-    python -m models.compare --task adding --seq-len 50 --steps 2000
-    python -m models.compare --task reber --cells lstm gru rnn --seeds 0 1 2
+    python -m minigrad.models.compare --task adding --seq-len 50 --steps 2000
+    python -m minigrad.models.compare --task reber --cells lstm gru rnn --seeds 0 1 2
 
 The table is printed and saved as Markdown (``results.md``) with the raw numbers
 (``results.json``) in the output folder; each run keeps its own folder below it.
@@ -26,7 +26,7 @@ from .train import GLOBAL_DEFAULTS, run
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m models.compare",
+        prog="python -m minigrad.models.compare",
         description="Train every cell kind on one task with the same budget; print a table.")
     add = parser.add_argument
     add("--task", choices=sorted(TASKS), default="adding")

@@ -4,8 +4,8 @@
 and layers need and passes it on:
 
 >>> import minigrad as mg
->>> from models import LSTM
->>> from models.drawing import graph
+>>> from minigrad.models import LSTM
+>>> from minigrad.models.drawing import graph
 >>> lstm = LSTM(3, 4)
 >>> output, (h_n, c_n) = lstm(mg.randn(5, 2, 3))
 >>> dot = graph(output, model=lstm)            # mg.viz.graph with the options below

@@ -1,7 +1,7 @@
 """Gate inspection: record what every gate of every cell did, as NumPy arrays.
 
 >>> import minigrad as mg
->>> from models import LSTM, record_gates
+>>> from minigrad.models import LSTM, record_gates
 >>> lstm = LSTM(3, 4)
 >>> with record_gates() as gates:
 ...     output, (h_n, c_n) = lstm(mg.randn(7, 2, 3))
@@ -26,8 +26,18 @@ from minigrad.modes import current_tap
 
 
 def record_gate(name, tensor):
-    """Give ``tensor`` (a gate's activations, ``(B, H)``) to the recorder listening, if
-    any (:func:`minigrad.tap` under the name cells use)."""
+    """Give ``tensor``, a gate's activations, to the recorder listening, if any.
+
+    An engine tap (:func:`minigrad.tap`) under the name cells use; without a listening
+    :func:`record_gates` block it costs one check.
+
+    Parameters
+    ----------
+    name : str
+        The gate (``"forget_gate"``); layers add the layer and direction in front.
+    tensor : Tensor
+        ``(B, H)``, this step's activations.
+    """
     mg.tap(name, tensor)
 
 

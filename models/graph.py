@@ -1,9 +1,9 @@
 """Draw one recurrent cell's computation graph (or an unrolled layer's).
 
-    python -m models.graph lstm -o lstm_cell.svg
-    python -m models.graph gru -o gru.png --input-size 3 --hidden-size 4
-    python -m models.graph lstm -o lstm_seq.svg --steps 50 --max-steps 2
-    python -m models.graph mypackage.cells:MyCell -o my_cell.svg
+    python -m minigrad.models.graph lstm -o lstm_cell.svg
+    python -m minigrad.models.graph gru -o gru.png --input-size 3 --hidden-size 4
+    python -m minigrad.models.graph lstm -o lstm_seq.svg --steps 50 --max-steps 2
+    python -m minigrad.models.graph mypackage.cells:MyCell -o my_cell.svg
 
 The kind is a built-in one (:data:`KINDS`) or any cell class named ``module:Class``.
 
@@ -150,7 +150,7 @@ def main(argv=None):
     """Entry point; returns 0 when the graph is written, 1 when Graphviz is missing, 2
     for bad usage (such as an ``-o`` format that is not known, or a cell that cannot be
     imported)."""
-    parser = _Parser(prog="python -m models.graph", description=__doc__,
+    parser = _Parser(prog="python -m minigrad.models.graph", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", help=f"one of {', '.join(sorted(KINDS))}, or a cell class "
                                      f"as module:Class")

@@ -57,6 +57,11 @@ def _parts(state):
 class SequenceLayer(Module):
     """A multi-layer, optionally bidirectional recurrent layer built from any cell.
 
+    Each cell's parameters are owned by the layer as ``{name}_l{k}`` (and
+    ``{name}_l{k}_reverse``), dots in nested names becoming underscores: PyTorch's names,
+    so a PyTorch ``nn.LSTM``/``nn.GRU``/``nn.RNN`` state dict loads directly. The cells
+    themselves are ``layer.cells``.
+
     Parameters
     ----------
     cell_factory : callable
@@ -66,23 +71,27 @@ class SequenceLayer(Module):
         what a cell provides; in short a :class:`~models.cells.RecurrentCell` with
         ``forward(x_t, state)``, or a Module with ``initial_state(batch_size, like)``,
         ``output(state)`` and ``forward(x_t, state)``.
-    input_size, hidden_size, num_layers : int
+    input_size : int
+        ``I``, the features of each step of ``x``.
+    hidden_size : int
+        ``H``, the features of the hidden state.
+    num_layers : int
+        Stacked layers; each takes the previous one's output.
     bias : bool
+        Whether the cells have biases.
     batch_first : bool
         Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
         packed input are unaffected, as in PyTorch).
     dropout : float in [0, 1]
         Dropout on each layer's output except the last, in training mode only.
     bidirectional : bool
+        Also run every layer from the last step to the first; ``D = 2`` directions,
+        their outputs concatenated.
     proj_size : int
         0, or the width ``P < hidden_size`` that the LSTM kinds project ``h`` to
         (``weight_hr_l{k}`` of shape ``(P, H)``); passed to the cell when not 0.
     **cell_kwargs
         Passed on to every cell (``forget_bias``, ``nonlinearity``, ...).
-
-    Each cell's parameters are owned by the layer as ``{name}_l{k}`` (and
-    ``{name}_l{k}_reverse``), dots in nested names becoming underscores: PyTorch's names,
-    so a PyTorch ``nn.LSTM``/``nn.GRU``/``nn.RNN`` state dict loads directly.
     """
 
     def __init__(self, cell_factory, input_size, hidden_size, num_layers=1, bias=True,
@@ -136,6 +145,7 @@ class SequenceLayer(Module):
 
     @property
     def directions(self):
+        """``D``: 2 for a bidirectional layer, else 1."""
         return 2 if self.bidirectional else 1
 
     @property
@@ -150,6 +160,12 @@ class SequenceLayer(Module):
         so that PyTorch code calling it runs unchanged."""
 
     def extra_repr(self):
+        """The sizes, the cell and the non-default options, shown in ``repr``.
+
+        Returns
+        -------
+        str
+        """
         extra = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size:
             extra += f", proj_size={self.proj_size}"
@@ -363,9 +379,31 @@ def _defaults(cell_class):
 class RNN(SequenceLayer):
     """Elman RNN layer (:class:`~models.cells.RNNCell`), as PyTorch's ``nn.RNN``.
 
-    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-    batch_first=False, dropout=0.0, bidirectional=False)``, PyTorch's positional order;
-    ``forward(x, hx=None, lengths=None) -> (output, h_n)``. See :class:`SequenceLayer`.
+    ``forward(x, hx=None, lengths=None) -> (output, h_n)``, with PyTorch's shapes; see
+    :meth:`SequenceLayer.forward`. The arguments come in PyTorch's positional order.
+
+    Parameters
+    ----------
+    input_size : int
+        ``I``, the features of each step of ``x``.
+    hidden_size : int
+        ``H``, the features of the hidden state.
+    num_layers : int
+        Stacked layers; each takes the previous one's output.
+    nonlinearity : {"tanh", "relu"}
+        The cells' activation.
+    bias : bool
+        Whether the cells have biases.
+    batch_first : bool
+        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
+        packed input are unaffected, as in PyTorch).
+    dropout : float in [0, 1]
+        Dropout on each layer's output except the last, in training mode only.
+    bidirectional : bool
+        Also run every layer from the last step to the first; ``D = 2`` directions,
+        their outputs concatenated.
+    proj_size : None
+        Refused when given, as PyTorch refuses it for this kind.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
@@ -381,12 +419,34 @@ class RNN(SequenceLayer):
 class LSTM(SequenceLayer):
     """LSTM layer (:class:`~models.cells.LSTMCell`), as PyTorch's ``nn.LSTM``.
 
-    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0)``;
-    ``forward(x, hx=None, lengths=None) -> (output, (h_n, c_n))``. With ``proj_size``
-    ``P``, ``h`` is projected to ``P`` (``weight_hr_l{k}`` ``(P, H)``): ``output`` is
-    ``(T, B, D * P)``, ``h_n`` ``(num_layers * D, B, P)``, ``c_n`` keeps ``H``. See
-    :class:`SequenceLayer`.
+    ``forward(x, hx=None, lengths=None) -> (output, (h_n, c_n))``, with PyTorch's shapes;
+    see :meth:`SequenceLayer.forward`.
+
+    Parameters
+    ----------
+    input_size : int
+        ``I``, the features of each step of ``x``.
+    hidden_size : int
+        ``H``, the features of the hidden state.
+    num_layers : int
+        Stacked layers; each takes the previous one's output.
+    bias : bool
+        Whether the cells have biases.
+    batch_first : bool
+        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
+        packed input are unaffected, as in PyTorch).
+    dropout : float in [0, 1]
+        Dropout on each layer's output except the last, in training mode only.
+    bidirectional : bool
+        Also run every layer from the last step to the first; ``D = 2`` directions,
+        their outputs concatenated.
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features
+        (``weight_hr_l{k}`` ``(P, H)``, Sak et al. 2014): ``output`` is ``(T, B, D * P)``,
+        ``h_n`` ``(num_layers * D, B, P)``, ``c_n`` keeps ``H``.
+    forget_bias : float
+        Added to the forget-gate bias at initialisation (0.0 matches PyTorch; 1.0 helps
+        long dependencies).
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -396,8 +456,38 @@ class LSTM(SequenceLayer):
 
 
 class PeepholeLSTM(SequenceLayer):
-    """Peephole LSTM layer (:class:`~models.cells.PeepholeLSTMCell`); as :class:`LSTM`,
-    plus ``weight_ci_l0``, ``weight_cf_l0``, ``weight_co_l0``, ..."""
+    """Peephole LSTM layer (:class:`~models.cells.PeepholeLSTMCell`): as
+    :class:`LSTM`, plus ``weight_ci_l0``, ``weight_cf_l0``, ``weight_co_l0``, ...
+
+    ``forward(x, hx=None, lengths=None) -> (output, (h_n, c_n))``, with PyTorch's shapes;
+    see :meth:`SequenceLayer.forward`.
+
+    Parameters
+    ----------
+    input_size : int
+        ``I``, the features of each step of ``x``.
+    hidden_size : int
+        ``H``, the features of the hidden state.
+    num_layers : int
+        Stacked layers; each takes the previous one's output.
+    bias : bool
+        Whether the cells have biases.
+    batch_first : bool
+        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
+        packed input are unaffected, as in PyTorch).
+    dropout : float in [0, 1]
+        Dropout on each layer's output except the last, in training mode only.
+    bidirectional : bool
+        Also run every layer from the last step to the first; ``D = 2`` directions,
+        their outputs concatenated.
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features
+        (``weight_hr_l{k}`` ``(P, H)``, Sak et al. 2014): ``output`` is ``(T, B, D * P)``,
+        ``h_n`` ``(num_layers * D, B, P)``, ``c_n`` keeps ``H``.
+    forget_bias : float
+        Added to the forget-gate bias at initialisation (0.0 matches PyTorch; 1.0 helps
+        long dependencies).
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0):
@@ -407,8 +497,38 @@ class PeepholeLSTM(SequenceLayer):
 
 
 class CoupledLSTM(SequenceLayer):
-    """Coupled-gate LSTM layer (:class:`~models.cells.CoupledLSTMCell`); as :class:`LSTM`
-    with ``(3H, ·)`` weights in gate order f, g, o."""
+    """Coupled-gate LSTM layer (:class:`~models.cells.CoupledLSTMCell`): as
+    :class:`LSTM` with ``(3H, ·)`` weights in gate order f, g, o.
+
+    ``forward(x, hx=None, lengths=None) -> (output, (h_n, c_n))``, with PyTorch's shapes;
+    see :meth:`SequenceLayer.forward`.
+
+    Parameters
+    ----------
+    input_size : int
+        ``I``, the features of each step of ``x``.
+    hidden_size : int
+        ``H``, the features of the hidden state.
+    num_layers : int
+        Stacked layers; each takes the previous one's output.
+    bias : bool
+        Whether the cells have biases.
+    batch_first : bool
+        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
+        packed input are unaffected, as in PyTorch).
+    dropout : float in [0, 1]
+        Dropout on each layer's output except the last, in training mode only.
+    bidirectional : bool
+        Also run every layer from the last step to the first; ``D = 2`` directions,
+        their outputs concatenated.
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features
+        (``weight_hr_l{k}`` ``(P, H)``, Sak et al. 2014): ``output`` is ``(T, B, D * P)``,
+        ``h_n`` ``(num_layers * D, B, P)``, ``c_n`` keeps ``H``.
+    forget_bias : float
+        Added to the forget-gate bias at initialisation (0.0 matches PyTorch; 1.0 helps
+        long dependencies).
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0):
@@ -420,9 +540,31 @@ class CoupledLSTM(SequenceLayer):
 class GRU(SequenceLayer):
     """GRU layer (:class:`~models.cells.GRUCell`), as PyTorch's ``nn.GRU``.
 
-    ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, reset_after=True)``;
-    ``forward(x, hx=None, lengths=None) -> (output, h_n)``. See :class:`SequenceLayer`.
+    ``forward(x, hx=None, lengths=None) -> (output, h_n)``, with PyTorch's shapes; see
+    :meth:`SequenceLayer.forward`.
+
+    Parameters
+    ----------
+    input_size : int
+        ``I``, the features of each step of ``x``.
+    hidden_size : int
+        ``H``, the features of the hidden state.
+    num_layers : int
+        Stacked layers; each takes the previous one's output.
+    bias : bool
+        Whether the cells have biases.
+    batch_first : bool
+        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
+        packed input are unaffected, as in PyTorch).
+    dropout : float in [0, 1]
+        Dropout on each layer's output except the last, in training mode only.
+    bidirectional : bool
+        Also run every layer from the last step to the first; ``D = 2`` directions,
+        their outputs concatenated.
+    reset_after : bool
+        Where the reset gate acts (see :class:`~models.cells.GRUCell`); True is PyTorch's.
+    proj_size : None
+        Refused when given, as PyTorch refuses it for this kind.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -433,8 +575,38 @@ class GRU(SequenceLayer):
 
 
 class LayerNormLSTM(SequenceLayer):
-    """Layer-normalised LSTM layer (:class:`~models.cells.LayerNormLSTMCell`); as
-    :class:`LSTM`. Nothing here but the choice of cell."""
+    """Layer-normalised LSTM layer (:class:`~models.cells.LayerNormLSTMCell`):
+    as :class:`LSTM`; nothing here but the choice of cell.
+
+    ``forward(x, hx=None, lengths=None) -> (output, (h_n, c_n))``, with PyTorch's shapes;
+    see :meth:`SequenceLayer.forward`.
+
+    Parameters
+    ----------
+    input_size : int
+        ``I``, the features of each step of ``x``.
+    hidden_size : int
+        ``H``, the features of the hidden state.
+    num_layers : int
+        Stacked layers; each takes the previous one's output.
+    bias : bool
+        Whether the cells have biases.
+    batch_first : bool
+        Input and output are ``(B, T, ·)`` instead of ``(T, B, ·)`` (unbatched and
+        packed input are unaffected, as in PyTorch).
+    dropout : float in [0, 1]
+        Dropout on each layer's output except the last, in training mode only.
+    bidirectional : bool
+        Also run every layer from the last step to the first; ``D = 2`` directions,
+        their outputs concatenated.
+    proj_size : int
+        0, or ``P < hidden_size``: ``h`` is projected to ``P`` features
+        (``weight_hr_l{k}`` ``(P, H)``, Sak et al. 2014): ``output`` is ``(T, B, D * P)``,
+        ``h_n`` ``(num_layers * D, B, P)``, ``c_n`` keeps ``H``.
+    forget_bias : float
+        Added to the forget-gate bias at initialisation (0.0 matches PyTorch; 1.0 helps
+        long dependencies).
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, forget_bias=0.0):

@@ -86,7 +86,7 @@ def _log_scale_if_positive(axis, values):
 def record_example_gates(model, x):
     """Run ``model`` on one example ``x`` (``(T, 1, ...)``) and return the recorded gates
     of its first layer: ``{gate name: array (T, H)}``."""
-    from models.gates import record_gates
+    from .gates import record_gates
     with mg.no_grad(), record_gates() as gates:
         model(mg.tensor(x))
     layer = {}

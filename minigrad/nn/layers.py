@@ -54,6 +54,18 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
+        """``x @ weight.T + bias``.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(*, in_features)``.
+
+        Returns
+        -------
+        Tensor
+            ``(*, out_features)``.
+        """
         if not isinstance(x, Tensor):
             raise TypeError(f"Linear: input must be a Tensor, got {type(x).__name__}")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
@@ -99,6 +111,18 @@ class Embedding(Module):
         self.weight = init.normal_(_empty_parameter(num_embeddings, embedding_dim), 0.0, 1.0)
 
     def forward(self, indices):
+        """The rows of ``weight`` at ``indices``.
+
+        Parameters
+        ----------
+        indices : Tensor, array or list of int
+            Any shape ``S``, each in ``[0, num_embeddings)``.
+
+        Returns
+        -------
+        Tensor
+            ``(*S, embedding_dim)``.
+        """
         data = indices.data if isinstance(indices, Tensor) else indices
         data = _backend.convert(data, _backend.of(self.weight.data))
         if data.dtype.kind not in "iu":
@@ -138,6 +162,18 @@ class Dropout(Module):
         self.p = p
 
     def forward(self, x):
+        """``x`` with elements zeroed with probability ``p`` and the rest scaled by
+        ``1 / (1 - p)`` while training; ``x`` itself in eval mode.
+
+        Parameters
+        ----------
+        x : Tensor
+
+        Returns
+        -------
+        Tensor
+            The shape of ``x``.
+        """
         return functional.dropout(x, self.p, self.training)
 
     def extra_repr(self):
@@ -177,6 +213,18 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
+        """``x`` normalised over its trailing ``normalized_shape`` axes.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(*, *normalized_shape)``.
+
+        Returns
+        -------
+        Tensor
+            The shape of ``x``.
+        """
         n = len(self.normalized_shape)
         if tuple(x.shape[x.ndim - n:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm: input shape {tuple(x.shape)} does not end in "
@@ -197,6 +245,13 @@ class LayerNorm(Module):
 class Sequential(Module):
     """Modules applied in order, registered as ``0``, ``1``, ... (PyTorch's naming).
 
+    ``model[i]`` is the ``i``-th module, ``model[i:j]`` a Sequential of a slice.
+
+    Parameters
+    ----------
+    *modules : Module
+        In the order they run.
+
     Shapes
     ------
     The input shape of the first module to the output shape of the last.
@@ -208,12 +263,35 @@ class Sequential(Module):
             self.append(module)
 
     def append(self, module):
+        """Add ``module`` at the end, registered under the next index.
+
+        Parameters
+        ----------
+        module : Module
+
+        Returns
+        -------
+        Sequential
+            ``self``.
+        """
         if not isinstance(module, Module):
             raise TypeError(f"Sequential: {type(module).__name__} is not a Module")
         setattr(self, str(len(self._modules)), module)
         return self
 
     def forward(self, x):
+        """Each module applied to the previous one's output.
+
+        Parameters
+        ----------
+        x : Tensor
+            What the first module takes.
+
+        Returns
+        -------
+        Tensor
+            What the last module gives.
+        """
         for module in self._modules.values():
             x = module(x)
         return x

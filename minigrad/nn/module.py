@@ -21,6 +21,13 @@ class Parameter(Tensor):
     ``path``, its dotted name from the outermost module holding it
     (``encoder.weight_ih_l0``), which grows as modules are set inside others; the graph
     renderer labels parameters with it. A name you gave yourself is left alone.
+
+    Parameters
+    ----------
+    data : Tensor, backend array or array-like
+        The initial values (a tensor's array is used as is, without a copy).
+    name : str, optional
+        A label for graphs; by default the module path is used.
     """
     __slots__ = ("path",)
 
@@ -44,6 +51,8 @@ class Module:
 
     ``named_parameters()`` follows registration order with dotted names, so a module
     whose attributes are named as PyTorch names them loads a PyTorch state dict.
+    A subclass calls ``super().__init__()`` first and defines :meth:`forward`; calling the
+    module calls ``forward``.
     """
 
     def __init__(self):
@@ -100,6 +109,15 @@ class Module:
         The parameter then counts once, as the owner's (``parameters()``,
         ``state_dict()``, ``load_state_dict``, ``to``), and assigning or tying it on
         the owner changes what this module computes with.
+
+        Parameters
+        ----------
+        name : str
+            The attribute name of one of this module's parameters.
+        owner : Module
+            The module that keeps it from now on (a recurrent layer, for its cells).
+        owner_name : str
+            Its name there (``weight_ih_l0``).
         """
         param = self._parameters.pop(name)
         object.__delattr__(self, name)
@@ -109,7 +127,13 @@ class Module:
         self._borrowed[name] = (owner, owner_name)
 
     def borrowed(self):
-        """``{name: (owner, owner_name)}`` of the parameters this module borrows."""
+        """The parameters this module borrows (see :meth:`borrow`).
+
+        Returns
+        -------
+        dict
+            ``{name: (owner, owner_name)}``, a copy.
+        """
         return dict(self.__dict__.get("_borrowed", {}))
 
     def __delattr__(self, name):
@@ -123,10 +147,28 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, value):
-        """Register ``value`` (a Parameter or None) under ``name``."""
+        """Register ``value`` under ``name``, as setting the attribute does.
+
+        Parameters
+        ----------
+        name : str
+        value : Parameter or None
+        """
         setattr(self, name, value)
 
     def forward(self, *args, **kwargs):
+        """The module's computation; subclasses define it (calling the module calls it).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Whatever the subclass takes.
+
+        Raises
+        ------
+        NotImplementedError
+            On a module that does not define it.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -134,19 +176,52 @@ class Module:
 
     # ---- traversal
     def children(self):
-        """The direct sub-modules, in registration order."""
+        """The direct sub-modules, in registration order.
+
+        Returns
+        -------
+        iterator of Module
+        """
         return iter(self._modules.values())
 
     def named_modules(self, prefix=""):
+        """This module and every module inside it, depth first, with dotted names.
+
+        Parameters
+        ----------
+        prefix : str
+            Put before every name (this module's own name is ``prefix``).
+
+        Yields
+        ------
+        tuple of (str, Module)
+        """
         yield prefix, self
         for name, module in self._modules.items():
             yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
+        """This module and every module inside it, depth first.
+
+        Returns
+        -------
+        iterator of Module
+        """
         return (module for _, module in self.named_modules())
 
     def named_parameters(self, prefix=""):
-        """``(dotted name, Parameter)`` pairs in registration order."""
+        """``(dotted name, Parameter)`` pairs in registration order, each parameter once
+        (a tied one under its first name).
+
+        Parameters
+        ----------
+        prefix : str
+            Put before every name.
+
+        Yields
+        ------
+        tuple of (str, Parameter)
+        """
         seen = set()
         for module_name, module in self.named_modules(prefix):
             for name, param in module._parameters.items():
@@ -156,6 +231,12 @@ class Module:
                 yield (f"{module_name}.{name}" if module_name else name), param
 
     def parameters(self):
+        """Every parameter, once each, in registration order (what optimizers take).
+
+        Returns
+        -------
+        list of Parameter
+        """
         return [param for _, param in self.named_parameters()]
 
     def zero_grad(self):
@@ -165,11 +246,30 @@ class Module:
             param.grad = None
 
     def train(self, mode=True):
+        """Set training mode (dropout active) on this module and every one inside it.
+
+        Parameters
+        ----------
+        mode : bool
+            False is evaluation mode, as :meth:`eval`.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
 
     def eval(self):
+        """Set evaluation mode (dropout off) on this module and every one inside it.
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
         return self.train(False)
 
     # ---- state
@@ -181,8 +281,14 @@ class Module:
                 yield (f"{module_name}.{name}" if module_name else name), param
 
     def state_dict(self):
-        """``{dotted name: NumPy array}``, copied off the GPU. A parameter registered
-        under two names (tied) appears under both."""
+        """Every parameter's values by dotted name, copied off the GPU.
+
+        A parameter registered under two names (tied) appears under both, as in PyTorch.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+        """
         return {name: _backend.to_numpy(param.data).copy()
                 for name, param in self._named_parameter_slots()}
 
@@ -202,6 +308,11 @@ class Module:
             Such as :meth:`state_dict` gives, or a PyTorch state dict's values as NumPy.
         strict : bool
             Whether missing and unexpected names are errors (else they are skipped).
+
+        Returns
+        -------
+        Module
+            ``self``.
 
         Raises
         ------
@@ -344,6 +455,12 @@ class Module:
         return f"{type(self).__name__}({extra}\n" + "\n".join(lines) + "\n)"
 
     def extra_repr(self):
+        """The options shown inside this module's ``repr``; subclasses override it.
+
+        Returns
+        -------
+        str
+        """
         return ""
 
 
@@ -358,7 +475,13 @@ def _converted(array, target, dtype):
 
 
 class ModuleList(Module):
-    """A list of modules registered as ``0``, ``1``, ... (PyTorch's naming)."""
+    """A list of modules registered as ``0``, ``1``, ... (PyTorch's naming).
+
+    Parameters
+    ----------
+    modules : iterable of Module
+        The first entries.
+    """
 
     def __init__(self, modules=()):
         super().__init__()
@@ -366,6 +489,17 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module):
+        """Add ``module`` at the end, registered under the next index.
+
+        Parameters
+        ----------
+        module : Module
+
+        Returns
+        -------
+        ModuleList
+            ``self``.
+        """
         setattr(self, str(len(self._modules)), module)
         return self
 

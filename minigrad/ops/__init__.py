@@ -71,7 +71,9 @@ def _cast(dtype, name):
     def cast(self):
         return astype(self, dtype)
     cast.__name__ = name
-    cast.__doc__ = f"``self`` as ``{dtype}`` (PyTorch's ``x.{name}()``)."
+    cast.__doc__ = (f"``self`` as ``{dtype}`` (PyTorch's ``x.{name}()``).\n\n"
+                    f"Returns\n-------\nTensor\n    A copy in ``{dtype}`` (``self`` when it "
+                    f"has that dtype).\n")
     return cast
 
 
@@ -81,18 +83,39 @@ for _name, _dtype in {"float": "float32", "double": "float64", "half": "float16"
 
 
 def _numel(self):
-    """The number of elements (PyTorch's ``x.numel()``)."""
+    """The number of elements (PyTorch's ``x.numel()``).
+
+    Returns
+    -------
+    int
+    """
     return int(self.data.size)
 
 
 def _dim(self):
-    """The number of dimensions (PyTorch's ``x.dim()``)."""
+    """The number of dimensions (PyTorch's ``x.dim()``).
+
+    Returns
+    -------
+    int
+    """
     return self.data.ndim
 
 
 def _requires_grad_(self, requires_grad=True):
     """Set ``requires_grad`` on a leaf in place and return it (PyTorch's
-    ``x.requires_grad_()``)."""
+    ``x.requires_grad_()``).
+
+    Parameters
+    ----------
+    requires_grad : bool
+        ``False`` is refused on a tensor a recorded op made (use ``x.detach()``).
+
+    Returns
+    -------
+    Tensor
+        ``self``.
+    """
     if self.node is not None and not requires_grad:
         raise RuntimeError("requires_grad_: a tensor computed by a recorded op cannot stop "
                            "requiring grad; use x.detach()")

@@ -136,6 +136,22 @@ def failure(op, a, b, error):
 # --------------------------------------------------------------------------- + - * / **
 
 def add(a, b):
+    """Elementwise sum (``a + b``), with NumPy's broadcasting.
+
+    The gradient of a broadcast operand is summed back to its shape
+    (:func:`reduce_to_shape`).
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        At least one a tensor; shapes that broadcast together. A Python number keeps the
+        tensor's dtype.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
     a, b, x, y = operands(a, b, "add")
     try:
         out = x + y
@@ -149,6 +165,22 @@ def add(a, b):
 
 
 def sub(a, b):
+    """Elementwise difference (``a - b``), with NumPy's broadcasting.
+
+    The gradient of a broadcast operand is summed back to its shape
+    (:func:`reduce_to_shape`).
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        At least one a tensor; shapes that broadcast together. A Python number keeps the
+        tensor's dtype.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
     a, b, x, y = operands(a, b, "sub")
     try:
         out = x - y
@@ -162,6 +194,22 @@ def sub(a, b):
 
 
 def mul(a, b):
+    """Elementwise product (``a * b``), with NumPy's broadcasting.
+
+    The gradient of a broadcast operand is summed back to its shape
+    (:func:`reduce_to_shape`).
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        At least one a tensor; shapes that broadcast together. A Python number keeps the
+        tensor's dtype.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
     a, b, x, y = operands(a, b, "mul")
     try:
         out = x * y
@@ -241,6 +289,17 @@ def _exponent_gradient(grad, a, b):
 
 
 def neg(a):
+    """Elementwise negation (``-a``).
+
+    Parameters
+    ----------
+    a : Tensor
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``a``.
+    """
     def backward(grad):
         return (-grad,)
     return record(-a.data, (a,), backward, "neg", NEG)
@@ -257,8 +316,31 @@ def _swap_last(x):
 
 
 def matmul(a, b):
-    """Matrix product with NumPy's rules: batch dimensions broadcast, 1-D operands are
-    promoted to a row (left) or a column (right) and the added axis dropped."""
+    """Matrix product (``a @ b``) with NumPy's rules.
+
+    Batch dimensions broadcast; a 1-D operand is promoted to a row (on the left) or a
+    column (on the right) and the added axis dropped from the result. ``(..., K) @ (K, N)``
+    runs as one product over all rows, and its weight gradient joins the weight's other
+    uses in one product (the input projection of a whole sequence is such a product).
+
+    Parameters
+    ----------
+    a : Tensor
+        ``(..., M, K)`` or ``(K,)``.
+    b : Tensor
+        ``(..., K, N)`` or ``(K,)``.
+
+    Returns
+    -------
+    Tensor
+        ``(..., M, N)``, the batch dimensions broadcast; without ``M`` or ``N`` where that
+        operand was 1-D.
+
+    Raises
+    ------
+    ValueError
+        When an operand is 0-d or not a tensor, or the inner sizes differ.
+    """
     a, b, x, y = operands(a, b, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or x.ndim == 0 or y.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension")

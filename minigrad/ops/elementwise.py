@@ -54,6 +54,20 @@ def sqrt(x):
 
 
 def abs(x):
+    """Elementwise absolute value (also ``abs(x)``).
+
+    The gradient is ``sign(x)``: zero at 0, as PyTorch's.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (grad * sign(x),)
     return record(x.xp.absolute(x.data), (x,), backward, "abs", ABS)
@@ -208,6 +222,20 @@ def sigmoid_derivative_values(xp, grad, s):
 
 
 def relu(x):
+    """Elementwise rectifier, ``max(x, 0)``.
+
+    The gradient passes where ``x > 0`` (zero at 0, as PyTorch's).
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     def backward(grad):
         return (relu_derivative(grad, x),)
     return record(relu_values(x.xp, x.data), (x,), backward, "relu", relu_values)
@@ -257,17 +285,58 @@ MAXIMUM, MINIMUM = ufunc_kernel("maximum"), ufunc_kernel("minimum")
 
 
 def maximum(a, b):
-    """Elementwise maximum with broadcasting."""
+    """Elementwise maximum of ``a`` and ``b``, with NumPy's broadcasting.
+
+    Where the two are equal the gradient is shared, half to each (PyTorch's rule).
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        At least one a tensor; shapes that broadcast together.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
     return _select("maximum", a, b, gt)
 
 
 def minimum(a, b):
-    """Elementwise minimum with broadcasting."""
+    """Elementwise minimum of ``a`` and ``b``, with NumPy's broadcasting.
+
+    Where the two are equal the gradient is shared, half to each (PyTorch's rule).
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        At least one a tensor; shapes that broadcast together.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
     return _select("minimum", a, b, lt)
 
 
 def clip(x, lo=None, hi=None):
-    """Limit values to ``[lo, hi]``; the gradient passes where ``lo <= x <= hi``."""
+    """Values limited to ``[lo, hi]`` (NumPy's ``clip``).
+
+    The gradient passes where ``lo <= x <= hi`` and is zero where a bound cut the value.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+    lo, hi : number, optional
+        The lower and upper bounds; ``None`` leaves that side open.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     static = {"lo": lo, "hi": hi}
     out = clip_values(x.xp, x.data, **static)
 
@@ -282,7 +351,20 @@ def clip(x, lo=None, hi=None):
 
 
 def clamp(x, min=None, max=None):
-    """PyTorch's name for :func:`clip`: values limited to ``[min, max]``."""
+    """PyTorch's name for :func:`clip`: values limited to ``[min, max]``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+    min, max : number, optional
+        The lower and upper bounds; ``None`` leaves that side open.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``x``.
+    """
     return clip(x, min, max)
 
 
@@ -346,7 +428,22 @@ def where_values(xp, condition, a, b):
 
 
 def astype(x, dtype):
-    """``x``'s values as ``dtype`` (a copy); the gradient is cast back to ``x``'s dtype."""
+    """``x``'s values as ``dtype`` (a copy); ``x`` itself when it has that dtype.
+
+    Between floating dtypes the gradient flows, cast back to ``x``'s dtype; a cast to or
+    from an integer or bool dtype records no gradient.
+
+    Parameters
+    ----------
+    x : Tensor
+    dtype : dtype or str
+        ``mg.float32``, ``"float64"``, ``"int64"``, ...
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``, in ``dtype``.
+    """
     static = {"dtype": _backend.dtype_of(dtype)}
     if x.dtype == static["dtype"]:
         return x

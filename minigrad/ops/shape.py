@@ -25,7 +25,19 @@ def _shape_arg(shape):
 
 
 def reshape(x, *shape):
-    """The same elements in a new shape (``-1`` infers one size); a view when possible."""
+    """The same elements in a new shape; a view when NumPy can make one.
+
+    Parameters
+    ----------
+    x : Tensor
+    *shape : int or tuple of int
+        The new shape, as ints or one tuple; one size may be ``-1`` (inferred).
+
+    Returns
+    -------
+    Tensor
+        ``shape``, holding ``x.size`` elements; ``x`` itself when the shape is unchanged.
+    """
     shape = _shape_arg(shape)
     if shape == x.shape:
         return x
@@ -125,14 +137,39 @@ def transpose_values(xp, x, axes):
 
 
 def view(x, *shape):
-    """PyTorch's name for :func:`reshape` (here a view when NumPy can make one, a copy
-    otherwise, where PyTorch would refuse)."""
+    """PyTorch's name for :func:`reshape`.
+
+    Here a view when NumPy can make one and a copy otherwise, where PyTorch would refuse.
+
+    Parameters
+    ----------
+    x : Tensor
+    *shape : int or tuple of int
+        The new shape; one size may be ``-1``.
+
+    Returns
+    -------
+    Tensor
+        ``shape``, holding ``x.size`` elements.
+    """
     return reshape(x, *shape)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Axes ``start_dim`` to ``end_dim`` (both included) joined into one, as PyTorch's
-    ``flatten``; a 0-d tensor becomes shape ``(1,)``."""
+    ``flatten``; a 0-d tensor becomes shape ``(1,)``.
+
+    Parameters
+    ----------
+    x : Tensor
+    start_dim, end_dim : int
+        The first and last axis joined (negatives count from the end); all axes by default.
+
+    Returns
+    -------
+    Tensor
+        ``x.shape[:start_dim] + (product of the joined sizes,) + x.shape[end_dim + 1:]``.
+    """
     if x.ndim == 0:
         return reshape(x, 1)
     start, end = (normalize_axes(d, x.ndim, "flatten")[0] for d in (start_dim, end_dim))
@@ -143,8 +180,21 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def permute(x, *dims):
-    """PyTorch's ``permute``: axes in the order ``dims``, a permutation of all of them
-    (NumPy's :func:`transpose` with explicit axes)."""
+    """PyTorch's ``permute``: the axes in the order ``dims``.
+
+    NumPy's :func:`transpose` with explicit axes.
+
+    Parameters
+    ----------
+    x : Tensor
+    *dims : int or tuple of int
+        A permutation of all of ``x``'s axes.
+
+    Returns
+    -------
+    Tensor
+        A view; axis ``i`` of the result is axis ``dims[i]`` of ``x``.
+    """
     dims = _shape_arg(dims)
     if len(dims) != x.ndim:
         raise ValueError(f"permute: dims {dims} must name each of the {x.ndim} axes of "
@@ -153,8 +203,20 @@ def permute(x, *dims):
 
 
 def expand(x, *sizes):
-    """PyTorch's ``expand``: :func:`broadcast_to` where a size of ``-1`` keeps that
-    axis's length; new axes go in front."""
+    """PyTorch's ``expand``: :func:`broadcast_to` where a size of ``-1`` keeps that axis.
+
+    Parameters
+    ----------
+    x : Tensor
+    *sizes : int or tuple of int
+        At least ``x.ndim`` sizes; new axes go in front, ``-1`` keeps an existing axis's
+        length, and an axis of length 1 may grow.
+
+    Returns
+    -------
+    Tensor
+        A read-only view of shape ``sizes``; its gradient is summed back to ``x.shape``.
+    """
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
@@ -172,7 +234,17 @@ def expand(x, *sizes):
 
 
 def clone(x):
-    """A copy of ``x`` (its own memory) that gradients flow through."""
+    """A copy of ``x`` in its own memory, which gradients flow through.
+
+    Parameters
+    ----------
+    x : Tensor
+
+    Returns
+    -------
+    Tensor
+        The shape, dtype and values of ``x``.
+    """
     return record(copy_values(None, x.data), (x,), lambda grad: (grad,), "clone",
                   copy_values)
 
@@ -184,7 +256,19 @@ def copy_values(xp, x):
 
 
 def broadcast_to(x, *shape):
-    """A read-only view of ``x`` stretched to ``shape`` by NumPy's broadcasting rules."""
+    """``x`` stretched to ``shape`` by NumPy's broadcasting rules.
+
+    Parameters
+    ----------
+    x : Tensor
+    *shape : int or tuple of int
+        A shape that ``x.shape`` broadcasts to.
+
+    Returns
+    -------
+    Tensor
+        A read-only view of shape ``shape``; its gradient is summed back to ``x.shape``.
+    """
     shape = _shape_arg(shape)
     if shape == x.shape:
         return x
@@ -206,7 +290,19 @@ def broadcast_values(xp, x, shape):
 
 @torch_spellings
 def squeeze(x, axis=None):
-    """Drop axes of length 1 (all of them, or those in ``axis``)."""
+    """Axes of length 1 dropped: all of them, or those in ``axis``.
+
+    Parameters
+    ----------
+    x : Tensor
+    axis : int or tuple of int, optional
+        The axes to drop (``dim=`` too); each must have length 1.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape without those axes (a view).
+    """
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
@@ -265,7 +361,23 @@ def _plain_index(index, xp):
 
 
 def getitem(x, index):
-    """``x[index]`` with NumPy's rules: ints, slices, None, ..., integer arrays and masks."""
+    """``x[index]`` with NumPy's rules: ints, slices, ``None``, ``...``, integer arrays
+    and boolean masks.
+
+    The gradient is written into zeros of ``x``'s shape; integer-array indices may repeat,
+    so there it accumulates.
+
+    Parameters
+    ----------
+    x : Tensor
+    index : int, slice, None, Ellipsis, Tensor, array, list or tuple of these
+        Index tensors must be on ``x``'s backend and of an integer or bool dtype.
+
+    Returns
+    -------
+    Tensor
+        A view for basic indexing, a copy for integer arrays and masks.
+    """
     for part in index if isinstance(index, tuple) else (index,):
         # an index tensor is an operand too: never copy it across backends silently
         if isinstance(part, Tensor) and type(part.data) is not type(x.data):
@@ -476,7 +588,7 @@ def _spelling_picks_split(op):
 
 @_spelling_picks_split
 def split(x, indices_or_sections, axis=0):
-    """NumPy's split: ``n`` equal sections, or cut at the given indices. Views.
+    """NumPy's ``split``: ``n`` equal sections, or pieces cut at the given indices.
 
     Called with PyTorch's ``dim=`` it is PyTorch's split instead (:func:`split_sizes`:
     ``split(x, 2, dim=1)`` makes pieces of 2), as ``x.split`` always is.

@@ -1,6 +1,6 @@
 """The showcase tasks, by name.
 
->>> from models.tasks import get_task
+>>> from minigrad.models.tasks import get_task
 >>> task = get_task("adding", seq_len=20)
 >>> x, y = task.train_stream(seed=0, batch_size=4).next_batch()
 >>> x.shape, y.shape

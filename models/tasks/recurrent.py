@@ -63,7 +63,7 @@ def build_recurrent(cell, input_size, hidden_size, num_layers=1, forget_bias=1.0
     (Gers, Schmidhuber & Cummins 2000: start with the gate open, so memories are kept
     early in training).
     """
-    from models import layers
+    from .. import layers
     by_kind = {"lstm": layers.LSTM, "peephole": layers.PeepholeLSTM,
                "coupled": layers.CoupledLSTM, "layernorm": layers.LayerNormLSTM,
                "gru": layers.GRU, "rnn": layers.RNN}

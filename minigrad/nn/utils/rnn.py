@@ -46,17 +46,25 @@ class PackedSequence(collections.namedtuple(
         "PackedSequence", ["data", "batch_sizes", "sorted_indices", "unsorted_indices"])):
     """A batch of sequences packed without padding (see the module's docstring).
 
+    Made by :func:`pack_padded_sequence` and :func:`pack_sequence` rather than by hand;
+    a namedtuple, as PyTorch's: ``PackedSequence(data, batch_sizes, sorted_indices=None,
+    unsorted_indices=None)`` takes its fields, checked.
+
     Attributes
     ----------
-    data : Tensor, ``(sum of lengths, *)``
-        Time-major: step 0 of every sequence (longest first), then step 1, ...
-    batch_sizes : Tensor of int64, ``(T,)``, on the host (NumPy) backend
-        How many sequences are running at each step; non-increasing.
-    sorted_indices : Tensor of int64 ``(B,)`` on ``data``'s backend, or None
-        ``sorted_indices[i]``: the original batch position of the ``i``-th sequence in
-        ``data``'s order. None when the batch was given sorted.
-    unsorted_indices : Tensor of int64 ``(B,)``, or None
-        The inverse permutation (computed from ``sorted_indices`` when not given).
+    data : Tensor
+        ``(sum of lengths, *)``, time-major: step 0 of every sequence (longest first),
+        then step 1, ...
+    batch_sizes : Tensor of int64
+        ``(T,)``, on the host (NumPy) backend: how many sequences are running at each
+        step; non-increasing, summing to ``data.shape[0]``.
+    sorted_indices : Tensor of int64, or None
+        ``(B,)`` on ``data``'s backend: ``sorted_indices[i]`` is the original batch
+        position of the ``i``-th sequence in ``data``'s order; None when the batch was
+        given sorted.
+    unsorted_indices : Tensor of int64, or None
+        ``(B,)``, the inverse permutation (computed from ``sorted_indices`` when not
+        given).
     """
     __slots__ = ()
 
@@ -82,8 +90,18 @@ class PackedSequence(collections.namedtuple(
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, target):
-        """The same packed batch on backend ``target`` (``"numpy"``, ``"cupy"``: data and
-        indices move), or with ``data`` cast to dtype ``target``."""
+        """The same packed batch on another backend, or with ``data`` cast.
+
+        Parameters
+        ----------
+        target : str or dtype
+            A backend name (``"numpy"``, ``"cupy"``: data and indices move) or a dtype for
+            ``data``.
+
+        Returns
+        -------
+        PackedSequence
+        """
         if isinstance(target, str) and _backend._ALIASES.get(target, target) \
                 in _backend._LOADERS:
             move = (lambda t: None if t is None else t.to(target))
@@ -92,16 +110,35 @@ class PackedSequence(collections.namedtuple(
         return self._replace(data=astype(self.data, target))
 
     def cpu(self):
+        """The same packed batch on the NumPy backend.
+
+        Returns
+        -------
+        PackedSequence
+        """
         return self.to("numpy")
 
     def double(self):
+        """The same packed batch with ``data`` in float64.
+
+        Returns
+        -------
+        PackedSequence
+        """
         return self.to("float64")
 
     def float(self):
+        """The same packed batch with ``data`` in float32.
+
+        Returns
+        -------
+        PackedSequence
+        """
         return self.to("float32")
 
     @property
     def is_cuda(self):
+        """Whether ``data`` is on the GPU (the CuPy backend)."""
         return self.data.backend == "cupy"
 
 
@@ -307,8 +344,21 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
 
 
 def pack_sequence(sequences, enforce_sorted=True):
-    """Pack a list of sequences ``(L_i, *)``: :func:`pad_sequence` then
-    :func:`pack_padded_sequence` with their lengths."""
+    """Pack a list of sequences: :func:`pad_sequence`, then
+    :func:`pack_padded_sequence` with their lengths.
+
+    Parameters
+    ----------
+    sequences : sequence of Tensor
+        Each ``(L_i, *)``, with the same trailing shape.
+    enforce_sorted : bool
+        Require the sequences to be given longest first (else they are sorted, and
+        the order is kept in ``sorted_indices``).
+
+    Returns
+    -------
+    PackedSequence
+    """
     sequences = _sequence_list(sequences, "pack_sequence")
     lengths = [s.shape[0] for s in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths,
@@ -316,8 +366,22 @@ def pack_sequence(sequences, enforce_sorted=True):
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
-    """Undo :func:`pad_sequence`: the list of sequences ``(L_i, *)``, each cut to its
-    length."""
+    """Undo :func:`pad_sequence`: the sequences, each cut to its length.
+
+    Parameters
+    ----------
+    padded_sequences : Tensor
+        ``(T, B, *)``, or ``(B, T, *)`` with ``batch_first``.
+    lengths : sequence of int or Tensor
+        ``(B,)``, each at most ``T``.
+    batch_first : bool
+        Whether the batch axis comes first.
+
+    Returns
+    -------
+    list of Tensor
+        ``B`` tensors ``(L_i, *)``.
+    """
     if not isinstance(padded_sequences, Tensor):
         raise TypeError(f"unpad_sequence: padded_sequences must be a Tensor, got "
                         f"{type(padded_sequences).__name__}")
@@ -348,7 +412,17 @@ def repack(padded, like):
 
 
 def unpack_sequence(packed_sequences):
-    """Undo :func:`pack_sequence`: the list of sequences, in the original order."""
+    """Undo :func:`pack_sequence`: the sequences, in the original order.
+
+    Parameters
+    ----------
+    packed_sequences : PackedSequence
+
+    Returns
+    -------
+    list of Tensor
+        ``B`` tensors ``(L_i, *)``.
+    """
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
 
