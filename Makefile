@@ -89,10 +89,10 @@ DEMO := runs/demo
 demo: $(DEMO_STAMP) dot
 	@mkdir -p $(DEMO)
 	@start=$$(date +%s); \
-	$(PY) -m models.train --task adding --seq-len 100 --out $(DEMO) --overwrite || exit $$?; \
+	$(PY) -m minigrad.models.train --task adding --seq-len 100 --out $(DEMO) --overwrite || exit $$?; \
 	if command -v dot >/dev/null 2>&1; then graph=$(DEMO)/lstm_cell.svg; \
 	else graph=$(DEMO)/lstm_cell.gv; fi; \
-	$(PY) -m models.graph lstm -o $$graph || echo "could not draw the cell graph"; \
+	$(PY) -m minigrad.models.graph lstm -o $$graph || echo "could not draw the cell graph"; \
 	echo; echo "demo done in $$(( $$(date +%s) - start )) s:"; \
 	echo "  run folder        $(DEMO)/ (metrics.jsonl, checkpoint.npz, summary.json)"; \
 	echo "  loss curve        $(DEMO)/loss.png"; \

@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import minigrad as mg  # noqa: E402
 from benchmarks.graph_size import classifier_loss  # noqa: E402
-from models.drawing import graph_options  # noqa: E402
-from models.graph import DEFAULT_COLLAPSE, KINDS, cell_step  # noqa: E402
+from minigrad.models.drawing import graph_options  # noqa: E402
+from minigrad.models.graph import DEFAULT_COLLAPSE, KINDS, cell_step  # noqa: E402
 
 FIGURES = os.path.join(HERE, "figures")
 

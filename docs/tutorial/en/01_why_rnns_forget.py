@@ -49,7 +49,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
-from models import LSTM, RNN, record_gates
+from minigrad.models import LSTM, RNN, record_gates
 
 mg.manual_seed(0)
 steps_back = 50

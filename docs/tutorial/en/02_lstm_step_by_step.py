@@ -25,7 +25,7 @@
 #
 # Here we build one step of the cell from minigrad ops, one gate at a time, draw each
 # piece as it grows with `mg.viz`, and finally check that the result agrees with
-# `models.LSTMCell` up to float32 rounding.
+# `minigrad.models.LSTMCell` up to float32 rounding.
 #
 # ## Notation: the walk-through's symbols and ours
 #
@@ -50,7 +50,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.nn import Parameter
-from models import LSTMCell, drawing
+from minigrad.models import LSTMCell, drawing
 
 mg.manual_seed(0)
 batch, input_size, hidden_size = 2, 3, 4
@@ -108,7 +108,7 @@ hx.name = "[h_prev, x_t]"
 # A sigmoid layer looks at the previous output and the new input and gives, for every
 # unit of the cell state, a number between 0 ("erase this completely") and 1 ("keep it
 # as it is"). Wrapping the ops in `mg.scope("forget_gate")` makes the drawing put them
-# in one labelled box. `models.drawing.graph` is `mg.viz.graph` with the colours the
+# in one labelled box. `minigrad.models.drawing.graph` is `mg.viz.graph` with the colours the
 # project uses for each gate; in a notebook the graph it returns displays itself.
 
 # %%

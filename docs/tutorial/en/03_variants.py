@@ -15,7 +15,7 @@
 #
 # *From the LSTM walk-through to code, part 3 of 5.*
 #
-# The walk-through ends with three variants of the LSTM. Each ships in `models` as a
+# The walk-through ends with three variants of the LSTM. Each ships in `minigrad.models` as a
 # cell and as a layer (`PeepholeLSTM`, `CoupledLSTM`, `GRU`). As in part 2, we write
 # each step from its equations with minigrad ops, compare it with the library's cell,
 # and draw what the cell records. Along the way we meet two places where the
@@ -25,7 +25,7 @@
 import numpy as np
 
 import minigrad as mg
-from models import CoupledLSTMCell, GRUCell, PeepholeLSTMCell, drawing
+from minigrad.models import CoupledLSTMCell, GRUCell, PeepholeLSTMCell, drawing
 
 mg.manual_seed(0)
 batch, input_size, hidden_size = 2, 3, 4

@@ -22,7 +22,7 @@
 # step, layer $l$ reads layer $l-1$'s output at that step and its own state from the
 # step before.
 #
-# The layers in `models` (`LSTM`, `GRU`, `RNN`, ...) take PyTorch's `num_layers` and
+# The layers in `minigrad.models` (`LSTM`, `GRU`, `RNN`, ...) take PyTorch's `num_layers` and
 # `bidirectional`, with PyTorch's shapes:
 #
 # | tensor | shape |
@@ -38,7 +38,7 @@
 import numpy as np
 
 import minigrad as mg
-from models import LSTM, drawing
+from minigrad.models import LSTM, drawing
 
 mg.manual_seed(0)
 seq_len, batch, input_size, hidden_size = 6, 2, 3, 4

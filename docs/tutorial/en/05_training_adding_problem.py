@@ -23,7 +23,7 @@
 # 1, the mean of the sum, gives a mean squared error of $1/6 \approx 0.167$; the task
 # counts as solved below 0.01.
 #
-# `models.tasks` has the data, the model (a recurrent layer and a linear head, read
+# `minigrad.models.tasks` has the data, the model (a recurrent layer and a linear head, read
 # after the last step) and the loss. We use sequences of 50 steps and a small model, so both
 # runs below take a few seconds on one CPU core.
 
@@ -36,8 +36,8 @@ import numpy as np
 from IPython.display import Image
 
 import minigrad as mg
-from models.plots import plot_gates
-from models.tasks import get_task
+from minigrad.models.plots import plot_gates
+from minigrad.models.tasks import get_task
 
 seq_len = 50
 task = get_task("adding", seq_len=seq_len, seed=0, test_size=500)
@@ -102,7 +102,7 @@ plt.show()
 #
 # ## The gates at work
 #
-# `models.plots.plot_gates` runs a trained model on one sequence with `record_gates()`
+# `minigrad.models.plots.plot_gates` runs a trained model on one sequence with `record_gates()`
 # and draws the first layer's gates as heatmaps, one row per unit and one column per
 # time step, with the two marked steps as red lines. It picks the units whose input
 # gate varies most: those are the ones writing selectively.
@@ -154,6 +154,6 @@ plt.show()
 # at all. That is the whole story of the walk-through in one picture: the cell state
 # and its gates give the gradient a path through time, and training learns to use it.
 #
-# To go further: `python -m models.train --task adding --seq-len 100` trains the full
-# showcase, and `python -m models.compare --task adding` trains every cell kind side by
+# To go further: `python -m minigrad.models.train --task adding --seq-len 100` trains the full
+# showcase, and `python -m minigrad.models.compare --task adding` trains every cell kind side by
 # side.

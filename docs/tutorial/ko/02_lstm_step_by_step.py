@@ -23,7 +23,7 @@
 # $\tanh$를 거쳐 새로 쓸 값을 제안합니다.
 #
 # 이 장에서는 minigrad 연산으로 cell의 한 step을 gate 하나씩 만들고, 만들어지는 과정을
-# `mg.viz`로 그려 본 다음, 결과가 float32 반올림 오차 안에서 `models.LSTMCell`과 같은지
+# `mg.viz`로 그려 본 다음, 결과가 float32 반올림 오차 안에서 `minigrad.models.LSTMCell`과 같은지
 # 확인합니다.
 #
 # ## Notation: walk-through의 기호와 이 코드의 기호
@@ -48,7 +48,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.nn import Parameter
-from models import LSTMCell, drawing
+from minigrad.models import LSTMCell, drawing
 
 mg.manual_seed(0)
 batch, input_size, hidden_size = 2, 3, 4
@@ -103,7 +103,7 @@ hx.name = "[h_prev, x_t]"
 #
 # sigmoid layer가 이전 출력과 새 입력을 보고, cell state의 unit마다 0("완전히 지운다")과
 # 1("그대로 둔다") 사이의 값을 냅니다. 연산을 `mg.scope("forget_gate")`로 감싸면 그림에서 이름이
-# 붙은 상자 하나로 묶입니다. `models.drawing.graph`는 이 프로젝트가 gate마다 쓰는 색을 입힌
+# 붙은 상자 하나로 묶입니다. `minigrad.models.drawing.graph`는 이 프로젝트가 gate마다 쓰는 색을 입힌
 # `mg.viz.graph`이고, notebook에서는 돌려받은 graph가 그대로 그림으로 표시됩니다.
 
 # %%

@@ -15,7 +15,7 @@
 #
 # *LSTM walk-through에서 코드로: 5부 중 3부*
 #
-# walk-through는 LSTM의 변형 세 가지로 끝납니다. 셋 모두 `models`에 cell과 layer
+# walk-through는 LSTM의 변형 세 가지로 끝납니다. 셋 모두 `minigrad.models`에 cell과 layer
 # (`PeepholeLSTM`, `CoupledLSTM`, `GRU`)로 들어 있습니다. 2부처럼 수식에서 출발해 minigrad
 # 연산으로 각 step을 쓰고, 라이브러리의 cell과 비교한 다음, cell이 기록한 것을 그려 봅니다. 그
 # 과정에서 walk-through의 notation과 코드의 notation이 어긋나는 곳을 두 군데 만나는데, 그중
@@ -25,7 +25,7 @@
 import numpy as np
 
 import minigrad as mg
-from models import CoupledLSTMCell, GRUCell, PeepholeLSTMCell, drawing
+from minigrad.models import CoupledLSTMCell, GRUCell, PeepholeLSTMCell, drawing
 
 mg.manual_seed(0)
 batch, input_size, hidden_size = 2, 3, 4

@@ -21,7 +21,7 @@
 # 넣습니다. 각 step에서 layer $l$은 그 step의 layer $l-1$ 출력과, 자기 자신의 이전 step state를
 # 받습니다.
 #
-# `models`의 layer(`LSTM`, `GRU`, `RNN`, ...)는 PyTorch처럼 `num_layers`와 `bidirectional`을 받고,
+# `minigrad.models`의 layer(`LSTM`, `GRU`, `RNN`, ...)는 PyTorch처럼 `num_layers`와 `bidirectional`을 받고,
 # 모양도 PyTorch와 같습니다.
 #
 # | tensor | 모양 |
@@ -37,7 +37,7 @@
 import numpy as np
 
 import minigrad as mg
-from models import LSTM, drawing
+from minigrad.models import LSTM, drawing
 
 mg.manual_seed(0)
 seq_len, batch, input_size, hidden_size = 6, 2, 3, 4

@@ -22,7 +22,7 @@
 # 끝나면 network는 표시된 두 값의 합을 출력해야 합니다. 언제나 합의 평균인 1이라고 답하면 mean
 # squared error가 $1/6 \approx 0.167$이고, 0.01 아래로 내려가면 풀었다고 봅니다.
 #
-# `models.tasks`에 데이터, 모델(recurrent layer와 linear head, 마지막 step 뒤의 출력을 읽음),
+# `minigrad.models.tasks`에 데이터, 모델(recurrent layer와 linear head, 마지막 step 뒤의 출력을 읽음),
 # loss가 모두 있습니다. 50 step짜리 sequence와 작은 모델을 써서, 아래 두 번의 학습은 CPU core 하나에서 몇 초면
 # 끝납니다.
 
@@ -35,8 +35,8 @@ import numpy as np
 from IPython.display import Image
 
 import minigrad as mg
-from models.plots import plot_gates
-from models.tasks import get_task
+from minigrad.models.plots import plot_gates
+from minigrad.models.tasks import get_task
 
 seq_len = 50
 task = get_task("adding", seq_len=seq_len, seed=0, test_size=500)
@@ -99,7 +99,7 @@ plt.show()
 #
 # ## 일하는 gate들
 #
-# `models.plots.plot_gates`는 학습된 모델을 sequence 하나에 돌리면서 `record_gates()`로 gate를
+# `minigrad.models.plots.plot_gates`는 학습된 모델을 sequence 하나에 돌리면서 `record_gates()`로 gate를
 # 기록하고, 첫 layer의 gate를 heatmap으로 그립니다. 행은 unit, 열은 time step이고, 표시된 두
 # step은 빨간 선입니다. input gate가 가장 크게 변하는 unit들, 즉 골라서 쓰는 unit들을 보여 줍니다.
 
@@ -148,5 +148,5 @@ plt.show()
 # 전체가 이 그림 하나에 담겨 있습니다. cell state와 gate가 gradient에게 시간을 거슬러 가는 길을
 # 열어 주고, 학습은 그 길을 쓰는 법을 배웁니다.
 #
-# 더 해 보려면: `python -m models.train --task adding --seq-len 100`은 전체 showcase를 학습하고,
-# `python -m models.compare --task adding`은 모든 cell 종류를 나란히 학습합니다.
+# 더 해 보려면: `python -m minigrad.models.train --task adding --seq-len 100`은 전체 showcase를 학습하고,
+# `python -m minigrad.models.compare --task adding`은 모든 cell 종류를 나란히 학습합니다.
