@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # One stamp per set of extras: the demo installs the package alone, the tests add pytest,
-# hypothesis and CPU torch (about 1 GB more).
+# hypothesis and CPU torch (about 1 GB more), and the variant study's extra (Optuna,
+# music21, SciPy, scikit-learn, SQLAlchemy, psycopg2: about 150 MB), so CI runs its tests.
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: test demo bench figures dot clean
+.PHONY: test demo bench figures dot postgres study study-report clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +20,12 @@ $(DEMO_STAMP): $(PY) pyproject.toml
 
 $(TEST_STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,study]'
 	touch $(TEST_STAMP) $(DEMO_STAMP)
 
-# `dot` first, so the render tests run rather than skip (they skip where it cannot be had).
-test: $(TEST_STAMP) dot
+# `dot` and `postgres` first, so the render and PostgreSQL tests run rather than skip (they
+# skip where these cannot be had).
+test: $(TEST_STAMP) dot postgres
 	$(PY) -m pytest
 
 # Side by side with PyTorch, JAX and a hand-written NumPy LSTM; see docs/performance.md.
@@ -42,6 +44,25 @@ dot:
 	    echo "Graphviz's dot is missing: install it (apt-get install graphviz / brew install graphviz)"; \
 	    echo "until then graphs are written as .gv source"; \
 	  fi; }
+
+# PostgreSQL's server, for the study's multi-machine storage test (tests/test_study.py starts
+# a private server of its own); install it where we can, explain otherwise.
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 \
+	      || echo "could not install PostgreSQL; its study test will be skipped"; \
+	  else \
+	    echo "PostgreSQL is missing: install it (apt-get install postgresql / brew install postgresql)"; \
+	    echo "until then the study's PostgreSQL test is skipped"; \
+	  fi; }
+
+# Greff et al.'s variant study (docs/study.md): the default one, about an hour on two cores,
+# then its report. STUDY=folder of its SQLite file and report.
+STUDY ?= runs/study
+study: $(TEST_STAMP)
+	$(PY) -m models.study run --out $(STUDY) --workers 2
+	$(PY) -m models.study report --out $(STUDY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

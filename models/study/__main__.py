@@ -57,6 +57,8 @@ def build_parser():
             add("--grace", type=int, default=60, help="seconds without a heartbeat after "
                                                       "which a trial is failed and retried")
             add("--label", help=argparse.SUPPRESS)      # a worker's name (set by --workers)
+            # test hook: each trial waits this long before training (to be killed mid-trial)
+            add("--hold-trial", type=float, default=0.0, help=argparse.SUPPRESS)
         if name == "report":
             add("--docs", help="also write the report as this Markdown file, its figures "
                                "beside it in figures/study/")
@@ -77,7 +79,7 @@ def run(args, argv):
     storage = workers.open_storage(storage_url(args), args.heartbeat, args.grace)
     studies = workers.open_studies(storage, args.tasks, args.variants, config, args.prefix)
     if args.workers <= 1:
-        workers.Worker(studies, config, args.label, say=_say).run()
+        workers.Worker(studies, config, args.label, say=_say, hold=args.hold_trial).run()
         return 0
     workers.prepare_data(args.tasks, args.preset)         # parse once, not per worker
     started = time.time()
@@ -132,12 +134,17 @@ def status(args):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return run(args, argv)
-    if args.command == "status":
-        return status(args)
-    from .report import report
-    return report(args)
+    from .workers import StudyMismatch
+    try:
+        if args.command == "run":
+            return run(args, argv)
+        if args.command == "status":
+            return status(args)
+        from .report import report
+        return report(args)
+    except (StudyMismatch, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ def open_studies(storage, tasks, variants, config, prefix=""):
     sampler (the paper's random search) and pruning as ``config`` says; a study made
     with another ``config`` raises :class:`StudyMismatch` naming what differs."""
     module = optuna()
+    module.logging.set_verbosity(module.logging.WARNING)     # not a line per study
     studies = {}
     for task in tasks:
         for variant in variants:
@@ -138,7 +139,7 @@ class Worker:
     module's docstring). ``label`` names it in the progress lines and in each trial's
     ``worker`` attribute."""
 
-    def __init__(self, studies, config, label=None, poll=2.0, say=print):
+    def __init__(self, studies, config, label=None, poll=2.0, say=print, hold=0.0):
         self.studies = studies
         self.config = config
         self.preset = PRESETS[config["preset"]]
@@ -148,6 +149,7 @@ class Worker:
         self.tasks = {}
         self.random = random.Random()
         self.ran = 0
+        self.hold = hold            # seconds each trial waits before training (a test hook)
 
     def run(self):
         """Work until every study is full; returns the number of trials this worker
@@ -242,6 +244,7 @@ class Worker:
             trial.set_user_attr("origin", origin)
             seed = origin
             params = sample_hyperparameters(trial, self.preset)
+            time.sleep(self.hold)
             report = _pruning_hook(trial) if self.config["prune"] else None
             result = train_trial(self._task(task_name), variant, params, seed, report)
             for name in ("test", "best_step", "steps", "diverged", "parameters", "seconds"):
