@@ -48,12 +48,13 @@ dot:
 # PostgreSQL's server, for the study's multi-machine storage test (tests/test_study.py starts
 # a private server of its own); install it where we can, explain otherwise.
 postgres:
-	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 \
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	|| { if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -qq postgresql) >/dev/null 2>&1 \
 	      || echo "could not install PostgreSQL; its study test will be skipped"; \
 	  else \
-	    echo "PostgreSQL is missing: install it (apt-get install postgresql / brew install postgresql)"; \
+	    echo "PostgreSQL is missing: install it (apt-get install postgresql)"; \
 	    echo "until then the study's PostgreSQL test is skipped"; \
 	  fi; }
 

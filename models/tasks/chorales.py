@@ -104,7 +104,8 @@ def parse_corpus(limit=None):
 def load_chorales(limit=None):
     """The piano rolls by split, parsed once and then read from the cache (see the
     module's docstring). Returns ``{split: [(name, roll (frames, 88)), ...]}``."""
-    path = cache_dir() / f"jsb-chorales-v{CACHE_FORMAT}{'' if limit is None else f'-first{limit}'}.npz"
+    subset = "" if limit is None else f"-first{limit}"
+    path = cache_dir() / f"jsb-chorales-v{CACHE_FORMAT}{subset}.npz"
     if path.exists():
         try:
             with np.load(path) as saved:
