@@ -105,6 +105,8 @@ class GreffLSTMCell(_GatedCell):
         return sizes + ((3 * self.hidden_size,) if self.full_gate_recurrence else ())
 
     def step_function(self):
+        """``(step, (weight_hh.T, *peepholes, [weight_gg.T]))``: the fused step of this
+        variant and the tensors it takes after the projected input and the state."""
         peepholes = tuple(getattr(self, name) for name in self.peephole_names)
         recurrence = (self.weight_gg.T,) if self.full_gate_recurrence else ()
         return self._step, (self.weight_hh.T, *peepholes, *recurrence)

@@ -25,6 +25,8 @@ from .trials import PRESETS, TASK_NAMES
 
 
 def build_parser():
+    """The command line: ``run``, ``status`` and ``report``, each with ``--out``,
+    ``--storage``, ``--prefix``, ``--tasks``, ``--variants``."""
     parser = argparse.ArgumentParser(prog="python -m models.study",
                                      description="Greff et al. 2015's LSTM variant study "
                                                  "on Optuna")
@@ -66,6 +68,7 @@ def build_parser():
 
 
 def storage_url(args):
+    """``--storage``, else the SQLite file ``OUT/study.db`` (``OUT`` created)."""
     if args.storage:
         return args.storage
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -73,6 +76,8 @@ def storage_url(args):
 
 
 def run(args, argv):
+    """``run``: open the studies and work in them, in this process (``--workers 1``)
+    or in ``--workers`` child processes started with ``argv``; returns the exit status."""
     from . import workers
     preset = PRESETS[args.preset]
     config = workers.study_config(args.preset, args.trials or preset.trials, args.prune)
@@ -121,6 +126,7 @@ def _say(text):
 
 
 def status(args):
+    """``status``: one line per study, trials counted of the budget, running, failed."""
     from . import workers
     from .report import load_results
     storage = workers.open_storage(storage_url(args))
@@ -132,6 +138,8 @@ def status(args):
 
 
 def main(argv=None):
+    """Entry point of ``python -m models.study``; returns the exit status (2 for a
+    study made with other options, or a missing ``study`` extra)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     from .workers import StudyMismatch

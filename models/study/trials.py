@@ -109,6 +109,7 @@ class StudyTask:
             raise ValueError(f"unknown study task {name!r}: choose from {', '.join(TASK_NAMES)}")
 
     def build_model(self, variant, hidden_size):
+        """The task's model around one layer of ``variant`` (a key of ``VARIANTS``)."""
         cell = "gru" if variant == "GRU" else VARIANTS[variant]
         return self.task.build_model(cell, hidden_size, 1, forget_bias=0.0)
 

@@ -120,6 +120,7 @@ def counted_states(prune):
 
 
 def live_states(prune):
+    """The states of trials that hold a slot of the budget: counted, RUNNING, WAITING."""
     states = optuna().trial.TrialState
     return counted_states(prune) + (states.RUNNING, states.WAITING)
 

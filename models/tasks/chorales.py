@@ -181,13 +181,17 @@ class ChoralesTask(Task):
         self.baseline = KEYS * float(np.log(2.0))
 
     def describe(self):
+        """One line: the pieces per split."""
         return (f"JSB-style chorales ({self.counts['train']} training, "
                 f"{self.counts['valid']} validation, {self.counts['test']} test pieces)")
 
     def train_stream(self, seed, batch_size):
+        """Random training pieces, ``batch_size`` at a time (:class:`PieceStream`)."""
         return PieceStream([roll for _, roll in self.pieces["train"]], seed, batch_size)
 
     def loss(self, model, batch, carry=None):
+        """The NLL per frame of one padded batch ``(inputs, targets, mask)``; ``(loss,
+        None)`` (pieces are independent: no state is carried)."""
         inputs, targets, mask = batch
         logits, _ = model(as_tensor(inputs))
         return frame_nll(logits, as_tensor(targets), as_tensor(mask)), None
@@ -208,6 +212,7 @@ class ChoralesTask(Task):
         return {"metric": nll, "nll": nll, "solved": False}
 
     def example(self):
+        """The first test piece, ``(frames, 1, 88)``, and no marks."""
         roll = self.pieces["test"][0][1]
         return roll[:, None, :], {}
 
@@ -223,6 +228,8 @@ class PieceStream:
         self.order, self.position = self.rng.permutation(len(rolls)), 0
 
     def next_batch(self):
+        """The next ``(inputs (T, B, 88), targets (T, B, 88), mask (T, B))`` (see
+        :func:`pad`)."""
         if self.position + self.batch_size > len(self.order):
             self.order, self.position = self.rng.permutation(len(self.rolls)), 0
         chosen = self.order[self.position:self.position + self.batch_size]
