@@ -3,7 +3,7 @@
     python -m models.study run --out /work/study-run --workers 2        # the default study
     python -m models.study run --preset full --storage postgresql+psycopg2://u:p@db/study
     python -m models.study status --out /work/study-run
-    python -m models.study report --out /work/study-run --docs docs/study.md
+    python -m models.study report --out /work/study-run --docs docs/study.md   # tables
 
 ``run`` opens (or creates) one Optuna study per task and variant in the storage and
 works until each has its budget of COMPLETE trials; ``--workers N`` starts N worker

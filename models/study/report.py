@@ -13,8 +13,9 @@ Per task:
   paper's Fig. 5) and per variant.
 
 Figures are PNG; the tables are written as Markdown (``report.md`` in the output
-folder, and ``--docs PATH`` for the project's docs) with the paper's finding beside each
-variant.
+folder, and ``--docs PATH`` for the project's docs, where only the part between the
+markers ``<!-- report: begin -->`` and ``<!-- report: end -->`` is replaced) with the
+paper's finding beside each variant.
 """
 from __future__ import annotations
 
@@ -301,6 +302,21 @@ def markdown(analysis, figures, results):
     return "\n".join(lines)
 
 
+BEGIN, END = "<!-- report: begin -->", "<!-- report: end -->"
+
+
+def _replace_generated(path, tables):
+    """``path``'s text with the part between ``BEGIN`` and ``END`` replaced by
+    ``tables`` (the prose around it is kept); the tables alone where ``path`` does not
+    exist or has no such part."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if BEGIN in text and END in text.split(BEGIN, 1)[1]:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        return f"{before}{BEGIN}\n{tables}\n{END}{after}"
+    return f"{BEGIN}\n{tables}\n{END}\n"
+
+
 def report(args):
     """Build the report of the studies in ``args.storage`` (or ``args.out``'s SQLite
     file) into ``args.out``/report; with ``args.docs`` also as that Markdown file."""
@@ -342,6 +358,6 @@ def report(args):
             shutil.copy(path, target / Path(path).name)
         tables = markdown(analysis, {k: f"figures/study/{Path(v).name}"
                                      for k, v in written.items()}, results)
-        docs.write_text(tables + "\n", encoding="utf-8")
+        docs.write_text(_replace_generated(docs, tables), encoding="utf-8")
         print(f"tables: {docs} (figures in {target})")
     return 0
