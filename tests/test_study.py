@@ -105,10 +105,23 @@ def test_a_worker_joining_a_finished_study_runs_nothing(env, finished_sqlite, ca
 
 def test_a_worker_with_other_options_is_refused(env, finished_sqlite, capsys, monkeypatch):
     out, url, _ = finished_sqlite
-    changed = [a if a != "3" else "4" for a in SMALL]      # --trials 4
-    code, _, stderr = study_here(env, capsys, monkeypatch, "run", "--storage", url, *changed)
-    assert code != 0
-    assert "trials 3 (asked for 4)" in stderr
+    for other, said in ((["--prune"], "prune False (asked for True)"),
+                        (["--trials", "2"], "trials 3 (asked for 2)")):
+        code, _, stderr = study_here(env, capsys, monkeypatch, "run", "--storage", url,
+                                     *SMALL, *other)
+        assert code != 0
+        assert said in stderr
+
+
+def test_a_larger_budget_extends_a_finished_study(env, tmp_path, capsys, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    one = ["--preset", "smoke", "--tasks", "chorales", "--variants", "NP", "--storage", url]
+    for budget in ("1", "2"):
+        code, stdout, stderr = study_here(env, capsys, monkeypatch, "run", *one,
+                                          "--trials", budget)
+        assert code == 0, stderr
+        assert "ran 1 trials" in stdout          # the first trial is not run again
+    assert_each_trial_counted_once(url, 2, names=("chorales/NP",))
 
 
 def test_the_report_is_built_from_a_finished_study(env, finished_sqlite, tmp_path, capsys,

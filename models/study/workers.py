@@ -80,8 +80,9 @@ class StudyMismatch(ValueError):
 
 def open_studies(storage, tasks, variants, config, prefix=""):
     """``{(task, variant): optuna.Study}``, created where missing, with the random
-    sampler (the paper's random search) and pruning as ``config`` says; a study made
-    with another ``config`` raises :class:`StudyMismatch` naming what differs."""
+    sampler (the paper's random search) and pruning as ``config`` says. A study made
+    with a smaller budget and otherwise the same ``config`` takes the larger budget (its
+    trials so far count); any other difference raises :class:`StudyMismatch` naming it."""
     module = optuna()
     module.logging.set_verbosity(module.logging.WARNING)     # not a line per study
     studies = {}
@@ -98,6 +99,8 @@ def open_studies(storage, tasks, variants, config, prefix=""):
                 study.set_user_attr("config", config)
                 study.set_user_attr("task", task)
                 study.set_user_attr("variant", variant)
+            elif stored != config and _only_more_trials(stored, config):
+                study.set_user_attr("config", config)      # a larger budget: go on
             elif stored != config:
                 differ = ", ".join(f"{k} {stored.get(k)!r} (asked for {config.get(k)!r})"
                                    for k in sorted(set(stored) | set(config))
@@ -107,6 +110,13 @@ def open_studies(storage, tasks, variants, config, prefix=""):
                                     f"--prefix for a new set of studies")
             studies[task, variant] = study
     return studies
+
+
+def _only_more_trials(stored, config):
+    """True when ``config`` asks for the same study as ``stored`` with a larger budget."""
+    return ({k: v for k, v in stored.items() if k != "trials"}
+            == {k: v for k, v in config.items() if k != "trials"}
+            and config["trials"] > stored.get("trials", 0))
 
 
 class SurplusTrial(Exception):
