@@ -63,7 +63,7 @@ PRESETS = {
                     batch_size={"chorales": 4, "charlm": 4}, chorale_limit=24,
                     charlm_chars=20_000, charlm_val_chars=800, charlm_seq_len=10),
     # about an hour on two cores
-    "default": Preset("default", trials=20, hidden=(20, 100),
+    "default": Preset("default", trials=30, hidden=(20, 100),
                       steps={"chorales": 300, "charlm": 600},
                       eval_every={"chorales": 100, "charlm": 150},
                       batch_size={"chorales": 16, "charlm": 16},
