@@ -211,7 +211,8 @@ def importance_plot(pooled, path):
     for k, task in enumerate(tasks):
         values = [pooled[task].get(p, 0.0) for p in PARAMETERS]
         ax.bar(np.arange(len(PARAMETERS)) + k * width, values, width, label=task)
-    ax.set_xticks(np.arange(len(PARAMETERS)) + width * (len(tasks) - 1) / 2, PARAMETERS)
+    labels = ["learning rate", "hidden size", "1 - momentum", "input noise"]
+    ax.set_xticks(np.arange(len(PARAMETERS)) + width * (len(tasks) - 1) / 2, labels)
     ax.set_ylabel("fraction of variance (fANOVA)")
     ax.set_title("hyperparameter importance for the test score, variants pooled", fontsize=9)
     ax.legend(fontsize=8)
