@@ -129,8 +129,8 @@ def test_the_report_is_built_from_a_finished_study(env, finished_sqlite, tmp_pat
     out, url, _ = finished_sqlite
     docs = tmp_path / "docs" / "study.md"
     docs.parent.mkdir()
-    docs.write_text("# prose before\n<!-- report: begin -->\nold tables\n"
-                    "<!-- report: end -->\nprose after\n")
+    docs.write_text("# prose before `<!-- report: begin -->` quoted\n<!-- report: begin -->\n"
+                    "old tables\n<!-- report: end -->\nprose after\n")
     code, _, stderr = study_here(env, capsys, monkeypatch, "report", "--out", str(out),
                                  "--tasks", "chorales", "--variants", "V", "NIG",
                                  "--docs", str(docs))
@@ -141,7 +141,8 @@ def test_the_report_is_built_from_a_finished_study(env, finished_sqlite, tmp_pat
         assert (out / "report" / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (docs.parent / "figures" / "study" / name).exists()
     text = docs.read_text()
-    assert text.startswith("# prose before\n") and text.endswith("prose after\n")
+    assert text.startswith("# prose before `<!-- report: begin -->` quoted\n")
+    assert text.endswith("prose after\n")
     assert "old tables" not in text
     assert "| V | 3 |" in text and "| NIG | 3 |" in text
     assert "Welch" in text and "fANOVA" in text

@@ -13,8 +13,8 @@ Per task:
   paper's Fig. 5) and per variant.
 
 Figures are PNG; the tables are written as Markdown (``report.md`` in the output
-folder, and ``--docs PATH`` for the project's docs, where only the part between the
-markers ``<!-- report: begin -->`` and ``<!-- report: end -->`` is replaced) with the
+folder, and ``--docs PATH`` for the project's docs, where only the lines between the
+marker lines ``<!-- report: begin -->`` and ``<!-- report: end -->`` are replaced) with the
 paper's finding beside each variant.
 """
 from __future__ import annotations
@@ -324,14 +324,14 @@ BEGIN, END = "<!-- report: begin -->", "<!-- report: end -->"
 
 
 def _replace_generated(path, tables):
-    """``path``'s text with the part between ``BEGIN`` and ``END`` replaced by
-    ``tables`` (the prose around it is kept); the tables alone where ``path`` does not
-    exist or has no such part."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text.split(BEGIN, 1)[1]:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
-        return f"{before}{BEGIN}\n{tables}\n{END}{after}"
+    """``path``'s text with the lines between the marker lines ``BEGIN`` and ``END``
+    replaced by ``tables`` (the prose around them is kept); the tables alone where
+    ``path`` does not exist or has no such lines."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if BEGIN in lines and END in lines[lines.index(BEGIN):]:
+        start = lines.index(BEGIN)
+        end = lines.index(END, start)
+        return "\n".join(lines[:start + 1] + [tables] + lines[end:]) + "\n"
     return f"{BEGIN}\n{tables}\n{END}\n"
 
 
