@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # One stamp per set of extras: the demo installs the package alone, the tests add pytest,
-# hypothesis and CPU torch (about 1 GB more) and the docs extra (the site is tested too),
-# the docs the docs extra alone.
+# hypothesis and CPU torch (about 1 GB more), the docs extra (the site is tested too) and the
+# variant study's extra (Optuna, music21, scikit-learn, SQLAlchemy, psycopg2: about 150 MB),
+# so CI runs their tests; the docs the docs extra alone.
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
@@ -13,7 +14,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 # itself is what we check
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test demo bench figures dot chromium docs docs-serve clean
+.PHONY: test demo bench figures dot chromium postgres docs docs-serve study clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ $(DEMO_STAMP): $(PY) pyproject.toml
 
 $(TEST_STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,docs]'
+	$(PY) -m pip install -q -e '.[test,docs,study]'
 	touch $(TEST_STAMP) $(DOCS_STAMP) $(DEMO_STAMP)
 
 $(DOCS_STAMP): $(PY) pyproject.toml
@@ -33,9 +34,9 @@ $(DOCS_STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[docs]'
 	touch $(DOCS_STAMP) $(DEMO_STAMP)
 
-# `dot` and `chromium` first, so the render tests and the browser test of the site run
-# rather than skip (they skip where these cannot be had).
-test: $(TEST_STAMP) dot chromium
+# `dot`, `chromium` and `postgres` first, so the render tests, the browser test of the site
+# and the study's PostgreSQL test run rather than skip (they skip where these cannot be had).
+test: $(TEST_STAMP) dot chromium postgres
 	$(PY) -m pytest
 
 # The documentation site, into site/: strict, so a broken link, a reference to nothing or
@@ -74,6 +75,26 @@ chromium:
 	  else \
 	    echo "Chromium is missing (apt-get install chromium): the site's browser test skips"; \
 	  fi; }
+
+# PostgreSQL's server, for the study's multi-machine storage test (tests/test_study.py starts
+# a private server of its own); install it where we can, explain otherwise.
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	|| { if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -qq postgresql) >/dev/null 2>&1 \
+	      || echo "could not install PostgreSQL; its study test will be skipped"; \
+	  else \
+	    echo "PostgreSQL is missing: install it (apt-get install postgresql)"; \
+	    echo "until then the study's PostgreSQL test is skipped"; \
+	  fi; }
+
+# Greff et al.'s variant study (docs/study.md): the default one, about an hour on two cores,
+# then its report. STUDY=folder of its SQLite file and report.
+STUDY ?= runs/study
+study: $(TEST_STAMP)
+	$(PY) -m minigrad.models.study run --out $(STUDY) --workers 2
+	$(PY) -m minigrad.models.study report --out $(STUDY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis site .cache

@@ -57,7 +57,13 @@ class _SubmoduleAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None
         if sys.modules.get(__name__) is not sys.modules.get(_TOP):
             return None               # loaded under our own name: the plain path finder works
-        return importlib.util.spec_from_loader(fullname, self)
+        real = importlib.util.find_spec(self.real_name(fullname))
+        if real is None:
+            return None
+        # a package stays one (runpy then runs ``python -m minigrad.models.study`` through
+        # its ``__main__``)
+        return importlib.util.spec_from_loader(
+            fullname, self, is_package=real.submodule_search_locations is not None)
 
     def real_name(self, fullname):
         return _TOP + "." + fullname[len(self.prefix):]

@@ -87,3 +87,13 @@ def test_the_command_line_runs_as_minigrad_models(tmp_path, shadowed):
     out = run(tmp_path, "", "-m", "minigrad.models.graph", "gru", "-o", "gru.gv")
     assert "gru.gv" in out
     assert (tmp_path / "gru.gv").read_text().startswith("digraph")
+
+
+@pytest.mark.parametrize("shadowed", [False, True], ids=["plain", "shadowed"])
+def test_a_package_command_runs_as_minigrad_models(tmp_path, shadowed):
+    """``python -m minigrad.models.study`` runs the package's ``__main__`` (a package
+    reached through the alias stays a package)."""
+    if shadowed:
+        (tmp_path / "models.py").write_text(POISON)
+    out = run(tmp_path, "", "-m", "minigrad.models.study", "--help")
+    assert "variant study" in out
