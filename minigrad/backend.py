@@ -17,6 +17,8 @@ import os
 import sys
 import warnings
 
+import math
+
 import numpy as np
 
 float32 = np.float32
@@ -430,9 +432,11 @@ def convert(value, target=None, dtype=None):
 
 def erf(xp, x):
     """Gauss's error function of the array ``x``, which NumPy lacks: SciPy's ufunc on the
-    host (imported on first use, so ``import minigrad`` does not load SciPy), CuPy's
-    ``cupyx.scipy.special.erf`` on the GPU. Other array types (the tests' device
-    stand-in) take SciPy's ufunc through NumPy's ``__array_ufunc__`` dispatch.
+    host where SciPy is installed (imported on first use, so ``import minigrad`` does not
+    load it), else the C library's ``erf`` (Python's ``math.erf``) element by element, as
+    exact but at Python's speed; CuPy's ``cupyx.scipy.special.erf`` on the GPU. Other
+    array types (the tests' device stand-in) take the host ufunc through NumPy's
+    ``__array_ufunc__`` dispatch.
 
     Parameters
     ----------
@@ -448,8 +452,15 @@ def erf(xp, x):
     if getattr(xp, "__name__", "") == "cupy":
         import cupyx.scipy.special
         return cupyx.scipy.special.erf(x)
-    import scipy.special
+    try:
+        import scipy.special
+    except ImportError:         # SciPy is optional: the demo and most models never need it
+        out = _ERF_PER_ELEMENT(x)           # an object array, or a float at 0-d
+        return out.astype(x.dtype) if hasattr(out, "astype") else np.asarray(out, x.dtype)
     return scipy.special.erf(x)
+
+
+_ERF_PER_ELEMENT = np.frompyfunc(math.erf, 1, 1)
 
 
 def to_numpy(array):

@@ -526,3 +526,18 @@ def test_sign_of_nan_and_the_gradient_of_abs_there_equal_pytorch():
     mg.abs(x).sum().backward()
     torch.abs(t).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+def test_erf_without_scipy_is_the_c_librarys(monkeypatch):
+    """SciPy is optional: without it erf is math.erf on each element (0-d included)."""
+    import math
+    import sys
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.special", None)
+    values = np.linspace(-6.0, 6.0, 25)
+    for dtype in (mg.float32, mg.float64):
+        out = mg.erf(mg.tensor(values, dtype=dtype))
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out.numpy(),
+                                      np.array([math.erf(v) for v in values], dtype))
+    assert mg.erf(mg.tensor(0.5, dtype=mg.float64)).item() == math.erf(0.5)
