@@ -132,7 +132,7 @@ def _arguments(obj):
         signature = inspect.signature(target)
     except (TypeError, ValueError):
         return []
-    return [name for name in signature.parameters if name not in ("self", "cls")]
+    return [name for name in signature.parameters if name not in ("self", "cls", "_cls")]
 
 
 def _returns_value(function):
