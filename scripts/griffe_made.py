@@ -5,7 +5,8 @@ Griffe reads the source, where ``ReLU = _activation("ReLU", ...)`` or
 ``isnan = _predicate("isnan", ...)`` is an attribute with no docstring: the reference
 would show nothing for it. Once the package is loaded, each such name whose live value is
 a function or class of that module, with a docstring, is replaced by what Griffe's
-dynamic inspection makes of it (its signature and docstring).
+dynamic inspection makes of it: its signature and docstring (of a class, only those: its
+other members are the factory's machinery).
 """
 from __future__ import annotations
 
@@ -49,4 +50,14 @@ class FactoryMade(griffe.Extension):
             inspected = griffe.inspect(module.path, filepath=module.filepath)
             for name in made:
                 if name in inspected.members:
-                    module.set_member(name, inspected.members[name])
+                    module.set_member(name, _public_face(inspected.members[name]))
+
+
+def _public_face(obj):
+    """``obj`` without what the factory set on a class for its own use (``function``,
+    ``argument_names``, ...: inspection would show them with their types' docstrings);
+    the constructor stays, for the signature."""
+    if obj.is_class:
+        for name in [name for name in obj.members if name != "__init__"]:
+            obj.del_member(name)
+    return obj
