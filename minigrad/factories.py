@@ -19,6 +19,11 @@ def tensor(data, dtype=None, requires_grad=False, backend=None, name=None):
         Where the data goes (the active backend by default).
     name : str, optional
         Shown by the graph renderer.
+
+    Returns
+    -------
+    Tensor
+        A leaf with the shape of ``data``; its memory is never ``data``'s.
     """
     if isinstance(data, Tensor):
         data = data.data
@@ -31,7 +36,18 @@ def tensor(data, dtype=None, requires_grad=False, backend=None, name=None):
 
 def from_numpy(array):
     """A leaf tensor holding the NumPy ``array`` itself (its dtype and memory, as
-    PyTorch's ``from_numpy``), on the NumPy backend."""
+    PyTorch's ``from_numpy``), on the NumPy backend.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Any shape and dtype; anything else is a ``TypeError``.
+
+    Returns
+    -------
+    Tensor
+        The shape and dtype of ``array``, not requiring grad.
+    """
     if not isinstance(array, _backend.get("numpy").array_types):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     return Tensor(_backend.convert(array, _backend.get("numpy")))
@@ -48,19 +64,63 @@ def _make(array, requires_grad, name=None):
 
 
 def zeros(*shape, dtype=None, requires_grad=False, backend=None):
-    """Zeros of ``shape`` (ints or one tuple), ``float32`` unless ``dtype`` says otherwise."""
+    """Zeros of ``shape`` (ints or one tuple), ``float32`` unless ``dtype`` says otherwise.
+
+    Parameters
+    ----------
+    *shape : int, or one tuple or list of int
+    dtype : dtype, optional
+        ``float32`` by default.
+    requires_grad : bool
+    backend : str, optional
+        Where the tensor lives (the active backend by default).
+
+    Returns
+    -------
+    Tensor of shape ``shape``
+    """
     xp = _backend.get(backend).xp
     return _make(xp.zeros(_shape(shape), dtype=dtype or _backend.DEFAULT_FLOAT), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False, backend=None):
-    """Ones of ``shape``."""
+    """Ones of ``shape`` (ints or one tuple), ``float32`` unless ``dtype`` says otherwise.
+
+    Parameters
+    ----------
+    *shape : int, or one tuple or list of int
+    dtype : dtype, optional
+        ``float32`` by default.
+    requires_grad : bool
+    backend : str, optional
+        Where the tensor lives (the active backend by default).
+
+    Returns
+    -------
+    Tensor of shape ``shape``
+    """
     xp = _backend.get(backend).xp
     return _make(xp.ones(_shape(shape), dtype=dtype or _backend.DEFAULT_FLOAT), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False, backend=None):
-    """``fill_value`` everywhere in ``shape``."""
+    """``fill_value`` everywhere in ``shape``.
+
+    Parameters
+    ----------
+    shape : int, or tuple or list of int
+    fill_value : number or bool
+    dtype : dtype, optional
+        By default ``float32`` for a float ``fill_value``, else NumPy's dtype of the value
+        (``int64`` for an int, ``bool`` for a bool).
+    requires_grad : bool
+    backend : str, optional
+        Where the tensor lives (the active backend by default).
+
+    Returns
+    -------
+    Tensor of shape ``shape``
+    """
     xp = _backend.get(backend).xp
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if dtype is None:
@@ -69,21 +129,68 @@ def full(shape, fill_value, dtype=None, requires_grad=False, backend=None):
 
 
 def randn(*shape, dtype=None, requires_grad=False, backend=None):
-    """Standard normal samples from the backend's generator (see :func:`manual_seed`)."""
+    """Standard normal samples from the backend's generator (see :func:`manual_seed`).
+
+    Parameters
+    ----------
+    *shape : int, or one tuple or list of int
+    dtype : dtype, optional
+        A floating dtype; ``float32`` by default.
+    requires_grad : bool
+    backend : str, optional
+        Where the tensor lives and whose generator draws (the active backend by default).
+
+    Returns
+    -------
+    Tensor of shape ``shape``
+    """
     b = _backend.get(backend)
     array = b.generator.standard_normal(_shape(shape), dtype=dtype or _backend.DEFAULT_FLOAT)
     return _make(array, requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad=False, backend=None):
-    """Uniform samples in ``[0, 1)``."""
+    """Uniform samples in ``[0, 1)`` from the backend's generator (see :func:`manual_seed`).
+
+    Parameters
+    ----------
+    *shape : int, or one tuple or list of int
+    dtype : dtype, optional
+        A floating dtype; ``float32`` by default.
+    requires_grad : bool
+    backend : str, optional
+        Where the tensor lives and whose generator draws (the active backend by default).
+
+    Returns
+    -------
+    Tensor of shape ``shape``
+    """
     b = _backend.get(backend)
     array = b.generator.random(_shape(shape), dtype=dtype or _backend.DEFAULT_FLOAT)
     return _make(array, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=None):
-    """NumPy's arange; float arguments give ``float32``."""
+    """Values from ``start`` up to (not including) ``stop`` by ``step``, as NumPy's
+    ``arange``; ``arange(n)`` counts from 0 to ``n - 1``.
+
+    Parameters
+    ----------
+    start : number
+        The first value; the end when ``stop`` is None (the start is then 0).
+    stop : number, optional
+    step : number
+    dtype : dtype, optional
+        By default ``float32`` if any argument is a float, else NumPy's integer dtype.
+    requires_grad : bool
+    backend : str, optional
+        Where the tensor lives (the active backend by default).
+
+    Returns
+    -------
+    Tensor of shape (n,)
+        ``n = ceil((stop - start) / step)`` (0 when that is negative).
+    """
     xp = _backend.get(backend).xp
     if stop is None:
         start, stop = 0, start
@@ -93,12 +200,36 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
-    """Zeros with ``t``'s shape, dtype and backend."""
+    """Zeros with ``t``'s shape, dtype and backend.
+
+    Parameters
+    ----------
+    t : Tensor
+    dtype : dtype, optional
+        ``t``'s dtype by default.
+    requires_grad : bool
+
+    Returns
+    -------
+    Tensor of ``t``'s shape
+    """
     return _make(t.xp.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
-    """Ones with ``t``'s shape, dtype and backend."""
+    """Ones with ``t``'s shape, dtype and backend.
+
+    Parameters
+    ----------
+    t : Tensor
+    dtype : dtype, optional
+        ``t``'s dtype by default.
+    requires_grad : bool
+
+    Returns
+    -------
+    Tensor of ``t``'s shape
+    """
     return _make(t.xp.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 

@@ -213,6 +213,11 @@ class scope(_Switch):
     draws each scope as a labelled cluster. Per thread: another thread's ops keep their
     own scope. (A class rather than a generator-based context manager: cells enter
     several per time step.)
+
+    Parameters
+    ----------
+    name : str
+        The label; inside another scope the full label is ``outer/name``.
     """
     __slots__ = ("name",)
     attribute = "scope"

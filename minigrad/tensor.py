@@ -70,6 +70,21 @@ class Node:
     Python numbers among ``inputs`` in their places), ``static`` the arguments that are
     not tensors (axes, split points, an index). ``None`` for an op without a description
     (fusion then runs the function that uses it op by op).
+
+    Parameters
+    ----------
+    op : str
+        The op's name (``"matmul"``).
+    inputs : tuple
+        The op's operands: tensors and Python numbers.
+    backward : callable or None
+        The backward rule; None for an op no gradient flows through.
+    n_outputs : int
+        How many tensors the op returned.
+    kernel : callable, optional
+    static : dict, optional
+    scope : str, optional
+        The :class:`~minigrad.modes.scope` label (the calling thread's by default).
     """
     __slots__ = ("id", "op", "inputs", "backward", "scope", "n_outputs", "kernel", "static",
                  "__weakref__")

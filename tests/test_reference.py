@@ -40,9 +40,16 @@ def _module_members(module, names=None):
             yield f"{module.__name__}.{name}", value
 
 
+# the dtype names (mg.float32 is NumPy's scalar type): data, not API to describe
+_DTYPES = (mg.float32, mg.float64, mg.int64, mg.bool_)
+
+
 def _top_level():
+    # classes are compared with `is`, not isinstance(value, type(mg.float32)): mg.float32 is
+    # a class, so that test would leave out every class (Tensor, Node, ...) as well
     for name, value in vars(mg).items():
-        if name.startswith("_") or isinstance(value, (types.ModuleType, type(mg.float32))):
+        if name.startswith("_") or isinstance(value, types.ModuleType) or any(
+                value is dtype for dtype in _DTYPES):
             continue
         if callable(value):
             yield f"minigrad.{name}", value
@@ -125,7 +132,7 @@ def _arguments(obj):
         signature = inspect.signature(target)
     except (TypeError, ValueError):
         return []
-    return [name for name in signature.parameters if name not in ("self", "cls")]
+    return [name for name in signature.parameters if name not in ("self", "cls", "_cls")]
 
 
 def _returns_value(function):

@@ -16,7 +16,22 @@ from ..ops.shape import one_hot, pad
 def dropout(x, p=0.5, training=True):
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by
     ``1 / (1 - p)``, so evaluation needs no rescaling. The identity when not training;
-    zeros when ``p`` is 1 (as PyTorch)."""
+    zeros when ``p`` is 1 (as PyTorch).
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+    p : float in [0, 1]
+        The probability of zeroing an element.
+    training : bool
+        False gives ``x`` itself.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape and dtype (``x`` itself when not training or when ``p`` is 0).
+    """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:

@@ -7,6 +7,7 @@ are made on the active backend and initialised from the seeded host generator (s
 """
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -350,12 +351,15 @@ def _activation(name, function, summary, parameters="", shows_arguments=True, **
         Module.__init__(self)
         for key, value in arguments.items():
             setattr(self, key, value)
+    # the signature it checks by hand, for inspect.signature, help() and the reference
+    # (the call itself still goes through *args and **kwargs)
+    __init__.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value)
+           for key, value in defaults.items()])
+    section = f"\n    Parameters\n    ----------\n{parameters}\n" if parameters else ""
     doc = f"""{summary} (see :func:`minigrad.nn.functional.{function.__name__}`).
-
-    Parameters
-    ----------
-{parameters or "    None."}
-
+{section}
     Shapes
     ------
     Any shape; the result has the input's shape.
@@ -426,6 +430,18 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
+        """The softmax of ``input`` along ``dim``.
+
+        Parameters
+        ----------
+        input : Tensor
+            Any shape.
+
+        Returns
+        -------
+        Tensor
+            ``input``'s shape; it sums to 1 along ``dim``.
+        """
         return functional.softmax(input, axis=_softmax_dim(self.dim, input.ndim, "Softmax"))
 
     def extra_repr(self):
@@ -450,6 +466,18 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
+        """The log-softmax of ``input`` along ``dim``.
+
+        Parameters
+        ----------
+        input : Tensor
+            Any shape.
+
+        Returns
+        -------
+        Tensor
+            ``input``'s shape.
+        """
         return functional.log_softmax(input, axis=_softmax_dim(self.dim, input.ndim,
                                                                "LogSoftmax"))
 
@@ -460,6 +488,11 @@ class LogSoftmax(Module):
 class Identity(Module):
     """Returns its input; any constructor arguments are ignored, as in PyTorch.
 
+    Parameters
+    ----------
+    *args, **kwargs : any
+        Accepted and ignored.
+
     Shapes
     ------
     Any shape; the result is the input itself.
@@ -469,12 +502,22 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, input):
+        """``input`` itself.
+
+        Parameters
+        ----------
+        input : Tensor or any
+
+        Returns
+        -------
+        The same object
+        """
         return input
 
 
 class Flatten(Module):
     """Axes ``start_dim`` to ``end_dim`` (both included) joined into one
-    (:meth:`Tensor.flatten`).
+    (``x.flatten(start_dim, end_dim)``).
 
     Parameters
     ----------
@@ -494,6 +537,18 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input):
+        """``input`` with axes ``start_dim`` to ``end_dim`` joined.
+
+        Parameters
+        ----------
+        input : Tensor
+            Shape ``(*before, n_start, ..., n_end, *after)``.
+
+        Returns
+        -------
+        Tensor
+            Shape ``(*before, n_start * ... * n_end, *after)``.
+        """
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

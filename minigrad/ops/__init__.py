@@ -167,26 +167,44 @@ for _name, _symbol, _op in (("__iadd__", "+", add), ("__isub__", "-", sub),
     setattr(Tensor, _name, _in_place(_op, _symbol, _name))
 
 
-def _in_place_method(update, name):
+def _in_place_method(update, name, symbol):
     def method(self, other, *, alpha=None):
         if alpha is not None:
             other = other * alpha
         return update(self, other)
     method.__name__ = name
-    method.__doc__ = (f"PyTorch's ``x.{name}(other, alpha=1)``: ``x`` updated in place "
-                      f"(``alpha`` scales ``other``) and returned, under the rules of "
-                      f"``x {update.__name__}``: under ``mg.no_grad()`` for a leaf that "
-                      f"requires grad.")
+    method.__doc__ = f"""PyTorch's ``x.{name}(other, alpha=1)``: ``x`` updated in place
+    (``alpha`` scales ``other``) and returned, under the rules of ``x {symbol}= other``:
+    under ``mg.no_grad()`` for a leaf that requires grad.
+
+    Parameters
+    ----------
+    other : Tensor or number
+        Broadcast to ``x``'s shape (the result may not be larger than ``x``).
+    alpha : number, optional
+        A factor for ``other``.
+
+    Returns
+    -------
+    Tensor
+        ``x`` itself, updated; where a gradient is recorded, a new tensor instead.
+    """
     return method
 
 
-for _name, _dunder in (("add_", "__iadd__"), ("sub_", "__isub__"), ("mul_", "__imul__"),
-                       ("div_", "__itruediv__")):
-    setattr(Tensor, _name, _in_place_method(getattr(Tensor, _dunder), _name))
+for _name, _dunder, _symbol in (("add_", "__iadd__", "+"), ("sub_", "__isub__", "-"),
+                                ("mul_", "__imul__", "*"), ("div_", "__itruediv__", "/")):
+    setattr(Tensor, _name, _in_place_method(getattr(Tensor, _dunder), _name, _symbol))
 
 
 def _t(self):
-    """PyTorch's ``x.t()``: a 2-D tensor transposed; 0-d and 1-D tensors as they are."""
+    """PyTorch's ``x.t()``: a 2-D tensor transposed; 0-d and 1-D tensors as they are.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(m, n)`` for ``x`` of shape ``(n, m)``; ``x`` itself below 2-D.
+    """
     if self.ndim > 2:
         raise ValueError(f"t: expects a tensor of at most 2 dimensions, got {self.ndim}; "
                          f"use x.swapaxes(a, b) or x.permute(...)")
@@ -195,7 +213,13 @@ def _t(self):
 
 def _contiguous(self):
     """PyTorch's ``x.contiguous()``: ``x`` itself (the engine's ops never need a
-    particular memory layout)."""
+    particular memory layout).
+
+    Returns
+    -------
+    Tensor
+        ``x``.
+    """
     return self
 
 
@@ -204,12 +228,30 @@ Tensor.add, Tensor.sub, Tensor.mul, Tensor.neg = add, sub, mul, neg
 
 
 def _zero_(self):
-    """Set every element to zero in place and return ``self`` (PyTorch's ``zero_()``)."""
+    """Set every element to zero in place and return ``self`` (PyTorch's ``zero_()``).
+
+    Returns
+    -------
+    Tensor
+        ``self``, its shape and dtype unchanged.
+    """
     return _fill_(self, 0)
 
 
 def _fill_(self, value):
-    """Set every element to ``value`` in place and return ``self``."""
+    """Set every element to ``value`` in place and return ``self`` (PyTorch's ``fill_``);
+    a leaf that requires grad only under ``mg.no_grad()``.
+
+    Parameters
+    ----------
+    value : number
+        Cast to ``self``'s dtype.
+
+    Returns
+    -------
+    Tensor
+        ``self``, its shape and dtype unchanged.
+    """
     if _modes.state.grad_enabled and self.requires_grad and self.node is None:
         raise RuntimeError("fill_: x is a leaf tensor that requires grad; fill it under "
                            "`with mg.no_grad():`")

@@ -249,7 +249,18 @@ def pow(a, b):
     """``a ** b``. Integers to negative integer powers are refused (as PyTorch does);
     gradients at the edges are PyTorch's: zero for the base where the exponent is 0,
     zero for the exponent where the base is 0 and the exponent is not negative, NaN
-    for the exponent where the base is negative."""
+    for the exponent where the base is negative.
+
+    Parameters
+    ----------
+    a, b : Tensor or number
+        The base and the exponent, broadcasting; at least one a tensor.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape, in the dtype ``a`` and ``b`` promote to.
+    """
     a, b, x, y = operands(a, b, "pow")
     if getattr(x, "dtype", None) is not None and x.dtype.kind in "biu" and \
             (y < 0 if isinstance(y, int) else y.dtype.kind in "biu" and (y < 0).any()):

@@ -25,6 +25,22 @@ def _output(ref, data):
 
 
 def exp(x):
+    """Elementwise exponential, ``e ** x``.
+
+    Its backward reuses the output: ``d exp(x) = exp(x) dx``.
+    Integer and bool inputs are computed in ``float32`` (as PyTorch's floating functions);
+    anything but a tensor is a ``TypeError``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape and dtype.
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``; its dtype when floating, else ``float32``.
+    """
     x = floating(x, "exp")
     y = x.xp.exp(x.data)
 
@@ -36,6 +52,22 @@ def exp(x):
 
 
 def log(x):
+    """Elementwise natural logarithm.
+
+    ``-inf`` at 0 and NaN below 0, as PyTorch's; the gradient is ``1 / x``.
+    Integer and bool inputs are computed in ``float32`` (as PyTorch's floating functions);
+    anything but a tensor is a ``TypeError``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape and dtype.
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``; its dtype when floating, else ``float32``.
+    """
     x = floating(x, "log")
     def backward(grad):
         return (grad / x,)
@@ -43,6 +75,22 @@ def log(x):
 
 
 def sqrt(x):
+    """Elementwise square root.
+
+    NaN below 0, as PyTorch's; the gradient, ``0.5 / sqrt(x)``, reuses the output.
+    Integer and bool inputs are computed in ``float32`` (as PyTorch's floating functions);
+    anything but a tensor is a ``TypeError``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape and dtype.
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``; its dtype when floating, else ``float32``.
+    """
     x = floating(x, "sqrt")
     y = x.xp.sqrt(x.data)
 
@@ -136,6 +184,23 @@ def cos(x):
 
 
 def tanh(x):
+    """Elementwise hyperbolic tangent.
+
+    Its backward is one op on the output, :func:`tanh_derivative`:
+    ``d tanh(x) = (1 - tanh(x)^2) dx``.
+    Integer and bool inputs are computed in ``float32`` (as PyTorch's floating functions);
+    anything but a tensor is a ``TypeError``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape and dtype.
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``; its dtype when floating, else ``float32``.
+    """
     x = floating(x, "tanh")
     y = x.xp.tanh(x.data)
 
@@ -168,6 +233,24 @@ def tanh_derivative_values(xp, grad, t):
 
 
 def sigmoid(x):
+    """Elementwise logistic sigmoid, ``1 / (1 + exp(-x))``.
+
+    Computed in that form (exactly 0 where ``exp(-x)`` overflows, as PyTorch's);
+    its backward is one op on the output, :func:`sigmoid_derivative`:
+    ``d sigmoid(x) = s (1 - s) dx``.
+    Integer and bool inputs are computed in ``float32`` (as PyTorch's floating functions);
+    anything but a tensor is a ``TypeError``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape and dtype.
+
+    Returns
+    -------
+    Tensor
+        The shape of ``x``; its dtype when floating, else ``float32``.
+    """
     x = floating(x, "sigmoid")
     y = sigmoid_values(x.xp, x.data)
 
@@ -385,7 +468,27 @@ def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (broadcasting all three).
 
     ``a`` and ``b`` may be tensors or numbers; two numbers give a tensor of the default
-    float dtype (or int64, for two ints), on the condition's backend."""
+    float dtype (or int64, for two ints), on the condition's backend. The gradient of
+    each of ``a`` and ``b`` is ``grad`` where it was chosen, 0 elsewhere, summed back to
+    its shape; the condition gets none.
+
+    Parameters
+    ----------
+    condition : Tensor or array-like
+        Which elements come from ``a`` (any dtype: nonzero counts as true).
+    a, b : Tensor or number
+        The values where ``condition`` holds and where it does not.
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape of the three; the dtype ``a`` and ``b`` promote to.
+
+    Raises
+    ------
+    ValueError
+        When the shapes do not broadcast.
+    """
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
         if not all(isinstance(v, (int, float, bool)) for v in (a, b)):
@@ -477,7 +580,7 @@ def _compare(name, op):
         except ValueError as error:
             raise _comparison_failure(op, given, (a, b), error) from None
         return record(out, (a, b), None, op, compute)
-    compare.__name__ = op
+    compare.__name__ = compare.__qualname__ = op
     return compare
 
 
@@ -499,3 +602,15 @@ ge = _compare("greater_equal", "ge")
 eq = _compare("equal", "eq")
 ne = _compare("not_equal", "ne")
 logical_and = _compare("logical_and", "logical_and")
+logical_and.__doc__ = """Elementwise AND of the elements' truth, broadcasting (a bool tensor,
+no gradient).
+
+Parameters
+----------
+a, b : Tensor or number, any dtype (nonzero is true)
+    At least one a tensor.
+
+Returns
+-------
+Tensor of bool, the broadcast shape
+"""

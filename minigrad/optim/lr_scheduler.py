@@ -212,7 +212,13 @@ class StepLR(LRScheduler):
 
     def get_lr(self):
         """The rates of this step: the current ones times ``gamma`` at a multiple of
-        ``step_size``, else unchanged."""
+        ``step_size``, else unchanged.
+
+        Returns
+        -------
+        list of float
+            One per param group.
+        """
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
@@ -235,7 +241,13 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        """The rates of this step: the current ones times ``gamma``."""
+        """The rates of this step: the current ones times ``gamma``.
+
+        Returns
+        -------
+        list of float
+            One per param group.
+        """
         if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
@@ -264,7 +276,13 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        """The rates of this step, from the current ones (PyTorch's recursive form)."""
+        """The rates of this step, from the current ones (PyTorch's recursive form).
+
+        Returns
+        -------
+        list of float
+            One per param group.
+        """
         t, period, low = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return self._current_lrs()
@@ -312,7 +330,13 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        """The rates of this step: ``initial_lr * lr_lambda(last_epoch)``."""
+        """The rates of this step: ``initial_lr * lr_lambda(last_epoch)``.
+
+        Returns
+        -------
+        list of float
+            One per param group.
+        """
         return [base * function(self.last_epoch)
                 for function, base in zip(self.lr_lambdas, self.base_lrs)]
 
@@ -440,7 +464,13 @@ class OneCycleLR(LRScheduler):
         return (end - start) * fraction + start
 
     def get_lr(self):
-        """The rates of this step (and, with ``cycle_momentum``, the momentum it sets)."""
+        """The rates of this step (and, with ``cycle_momentum``, the momentum it sets).
+
+        Returns
+        -------
+        list of float
+            One per param group.
+        """
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"OneCycleLR: stepped {step} times, past total_steps "

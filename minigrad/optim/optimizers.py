@@ -56,7 +56,21 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group):
-        """Add ``{"params": [...], **hyperparameters}``; missing ones take the defaults."""
+        """Add ``{"params": [...], **hyperparameters}``; missing ones take the defaults.
+
+        Parameters
+        ----------
+        group : dict
+            ``"params"``: a tensor or an iterable of tensors that require grad, none of
+            them already in a group; any other key sets that hyperparameter for the group.
+
+        Raises
+        ------
+        TypeError
+            When a parameter is not a tensor that requires grad.
+        ValueError
+            When a parameter appears twice.
+        """
         group = dict(group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
@@ -128,6 +142,12 @@ class Optimizer:
         """``{"state": [one dict per parameter, in group order], "param_groups": [...]}``.
 
         Arrays are NumPy copies (off the GPU); groups list their parameters by position.
+
+        Returns
+        -------
+        dict
+            ``"state"``: a list of dicts, one per parameter; ``"param_groups"``: a list of
+            dicts of each group's hyperparameters and its parameters' positions.
         """
         states = []
         for param in self._params():
@@ -152,6 +172,11 @@ class Optimizer:
         before anything changes: the groups and their sizes, that the hyperparameters and
         per-parameter state are this optimizer's kind (an SGD state does not load into
         Adam), and each array's shape and castability.
+
+        Parameters
+        ----------
+        state_dict : dict
+            What :meth:`state_dict` returned, for the same parameter groups.
 
         Raises
         ------
@@ -404,6 +429,15 @@ class AdamW(Adam):
 
         p = p * (1 - lr * weight_decay)
         then Adam's update without the L2 term.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+    lr : float
+    betas : (float, float)
+    eps : float
+    weight_decay : float
+        Decoupled: ``1e-2`` by default, as PyTorch's.
     """
 
     _decoupled = True
