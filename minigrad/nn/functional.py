@@ -10,7 +10,8 @@ from ..modes import state
 from ..ops import (abs, erf, exp, expm1, log, log1p, log_softmax, maximum, sigmoid,
                    softmax, tanh, where)
 from ..tensor import Tensor, constant
-from ..ops.shape import one_hot, pad
+from ..ops.indexing import one_hot
+from ..ops.shape import pad
 
 
 def dropout(x, p=0.5, training=True):

@@ -10,8 +10,10 @@ from .reduction import (sum, mean, max, min, var, std, logsumexp, softmax, log_s
 from .shape import (reshape, view, flatten, transpose, swapaxes, permute, broadcast_to, expand,
                     squeeze, unsqueeze, getitem, concat, cat, stack, split, split_sizes, chunk,
                     unbind, clone, to, unflatten, pad, repeat, tile, roll, flip, tril, triu,
-                    diagonal, gather, scatter, scatter_add, index_select, masked_fill, masked_select,
-                    nonzero, sort, argsort, topk, one_hot, einsum)
+                    diagonal)
+from .indexing import (gather, scatter, scatter_add, index_select, masked_fill, masked_select,
+                       nonzero, sort, argsort, topk, one_hot)
+from .einsum import einsum
 from .. import backend as _backend
 from .. import modes as _modes
 
