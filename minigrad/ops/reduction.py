@@ -584,7 +584,7 @@ def _running_extreme(x, axis, op):
         return on_vector(_running_extreme, x, 0, op)
     indices = record(running_extreme_indices(x.xp, x.data, axis, op), (x,), None,
                      f"{op}_indices", running_extreme_indices, {"axis": axis, "op": op})
-    return ValuesIndices(shape.taken_along(x, axis, indices), indices)
+    return ValuesIndices(indexing.taken_along(x, axis, indices), indices)
 
 
 @kernel
@@ -856,7 +856,7 @@ def _values_and_indices(x, dim, keepdim, kind):
     if x.ndim == 0:
         return on_vector(_values_and_indices, x, 0, keepdim, kind)
     indices = _arg_extreme(x, axis, True, "arg" + kind)
-    values = shape.taken_along(x, axis, indices)
+    values = indexing.taken_along(x, axis, indices)
     if not keepdim:
         indices, values = indices.squeeze(axis), values.squeeze(axis)
     return ValuesIndices(values, indices)
@@ -1108,4 +1108,5 @@ def log_softmax_values(xp, x, axis):
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-from . import shape     # noqa: E402  (flip and gather; shape.py imports this module)
+# (at the end: shape.py and indexing.py import this module)
+from . import indexing, shape     # noqa: E402  (flip and pad; gathering along an axis)
