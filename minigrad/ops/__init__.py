@@ -1,6 +1,6 @@
 """The ops, grouped by kind, and their binding to :class:`~minigrad.tensor.Tensor`
 methods and operators."""
-from ..tensor import Tensor
+from ..tensor import AxisError, Tensor
 from .arithmetic import add, sub, mul, div, pow, neg, matmul, reduce_to_shape
 from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, maximum,
                           minimum, clip, clamp, where, astype, lt, le, gt, ge, eq, ne, logical_and)
@@ -229,6 +229,383 @@ Tensor.t, Tensor.contiguous = _t, _contiguous
 Tensor.add, Tensor.sub, Tensor.mul, Tensor.neg = add, sub, mul, neg
 
 
+# ---- more of PyTorch's method spellings, each a composition of the ops above
+
+def _comparison_method(compare, symbol):
+    def method(self, other):
+        return compare(self, other)
+    method.__name__ = compare.__name__
+    method.__doc__ = f"""``self {symbol} other`` elementwise, broadcasting (PyTorch's
+    ``x.{compare.__name__}(other)``).
+
+    Parameters
+    ----------
+    other : Tensor or number
+
+    Returns
+    -------
+    Tensor
+        ``bool``, the broadcast shape; no gradient.
+    """
+    return method
+
+
+for _compare_op, _symbol in ((eq, "=="), (ne, "!="), (lt, "<"), (le, "<="), (gt, ">"),
+                             (ge, ">=")):
+    setattr(Tensor, _compare_op.__name__, _comparison_method(_compare_op, _symbol))
+
+
+def _maximum(self, other):
+    """The elementwise maximum of ``self`` and ``other`` (PyTorch's ``x.maximum``; ties
+    share the gradient).
+
+    Parameters
+    ----------
+    other : Tensor or number
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
+    return maximum(self, other)
+
+
+def _minimum(self, other):
+    """The elementwise minimum of ``self`` and ``other`` (PyTorch's ``x.minimum``).
+
+    Parameters
+    ----------
+    other : Tensor or number
+
+    Returns
+    -------
+    Tensor
+        The broadcast shape.
+    """
+    return minimum(self, other)
+
+
+def _clamp_min(self, min):
+    """``self`` limited below by ``min`` (PyTorch's ``x.clamp_min``).
+
+    Parameters
+    ----------
+    min : number
+
+    Returns
+    -------
+    Tensor
+        ``self``'s shape.
+    """
+    return clamp(self, min=min)
+
+
+def _clamp_max(self, max):
+    """``self`` limited above by ``max`` (PyTorch's ``x.clamp_max``).
+
+    Parameters
+    ----------
+    max : number
+
+    Returns
+    -------
+    Tensor
+        ``self``'s shape.
+    """
+    return clamp(self, max=max)
+
+
+def _matrix_product(name, ndim):
+    def product(self, other):
+        if self.ndim != ndim or getattr(other, "ndim", None) != ndim:
+            raise ValueError(f"{name}: expects two {ndim}-D tensors, got shapes {self.shape} "
+                             f"and {getattr(other, 'shape', type(other).__name__)}")
+        if ndim == 3 and self.shape[0] != other.shape[0]:
+            raise ValueError(f"{name}: batch sizes differ: {self.shape} and {other.shape}")
+        return matmul(self, other)
+    product.__name__ = name
+    what = {1: "inner product of two vectors", 2: "matrix product of two matrices",
+            3: "batched matrix product, (B, N, K) @ (B, K, M)"}[ndim]
+    product.__doc__ = f"""The {what} (PyTorch's ``x.{name}``; no broadcasting).
+
+    Parameters
+    ----------
+    other : Tensor
+        {ndim}-D.
+
+    Returns
+    -------
+    Tensor
+    """
+    return product
+
+
+def _outer(self, other):
+    """The outer product of two vectors: ``(N,)`` and ``(M,)`` give ``(N, M)``.
+
+    Parameters
+    ----------
+    other : Tensor
+        1-D.
+
+    Returns
+    -------
+    Tensor
+        ``(N, M)``.
+    """
+    if self.ndim != 1 or getattr(other, "ndim", None) != 1:
+        raise ValueError(f"outer: expects two 1-D tensors, got shapes {self.shape} and "
+                         f"{getattr(other, 'shape', type(other).__name__)}")
+    return unsqueeze(self, 1) * unsqueeze(other, 0)
+
+
+def _expand_as(self, other):
+    """``self`` broadcast to ``other``'s shape (PyTorch's ``x.expand_as``).
+
+    Parameters
+    ----------
+    other : Tensor
+
+    Returns
+    -------
+    Tensor
+        ``other``'s shape.
+    """
+    return broadcast_to(self, other.shape)
+
+
+def _view_as(self, other):
+    """``self`` reshaped to ``other``'s shape (PyTorch's ``x.view_as``, ``reshape_as``).
+
+    Parameters
+    ----------
+    other : Tensor
+
+    Returns
+    -------
+    Tensor
+        ``other``'s shape.
+    """
+    return reshape(self, other.shape)
+
+
+def _type_as(self, other):
+    """``self`` cast to ``other``'s dtype (PyTorch's ``x.type_as``).
+
+    Parameters
+    ----------
+    other : Tensor
+
+    Returns
+    -------
+    Tensor
+        ``self``'s shape, ``other``'s dtype.
+    """
+    return astype(self, other.dtype)
+
+
+def _new(fill):
+    def new(self, *size, dtype=None, requires_grad=False):
+        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) \
+            else size
+        array = self.xp.full(shape, fill, dtype=dtype or self.dtype)
+        return Tensor(array, requires_grad=requires_grad)
+    new.__name__ = {0: "new_zeros", 1: "new_ones"}[fill]
+    new.__doc__ = f"""A new tensor of ``size`` filled with {fill}, of ``self``'s dtype and
+    backend unless ``dtype`` says otherwise (PyTorch's ``x.{new.__name__}``).
+
+    Parameters
+    ----------
+    *size : int, or one tuple of int
+    dtype : dtype, optional
+    requires_grad : bool
+
+    Returns
+    -------
+    Tensor
+        A leaf of shape ``size``.
+    """
+    return new
+
+
+def _new_full(self, size, fill_value, dtype=None, requires_grad=False):
+    """A new tensor of ``size`` filled with ``fill_value``, of ``self``'s dtype and
+    backend unless ``dtype`` says otherwise (PyTorch's ``x.new_full``).
+
+    Parameters
+    ----------
+    size : tuple of int
+    fill_value : number
+    dtype : dtype, optional
+    requires_grad : bool
+
+    Returns
+    -------
+    Tensor
+        A leaf of shape ``size``.
+    """
+    array = self.xp.full(tuple(size), fill_value, dtype=dtype or self.dtype)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, dtype=None, requires_grad=False):
+    """A new leaf holding a copy of ``data``, of ``self``'s dtype and backend unless
+    ``dtype`` says otherwise (PyTorch's ``x.new_tensor``).
+
+    Parameters
+    ----------
+    data : number, list or array
+    dtype : dtype, optional
+    requires_grad : bool
+
+    Returns
+    -------
+    Tensor
+    """
+    array = _backend.convert(data, _backend.of(self.data), dtype or self.dtype)
+    return Tensor(array.copy(), requires_grad=requires_grad)
+
+
+def _narrow(self, dim, start, length):
+    """``length`` elements of ``self`` along ``dim`` from ``start`` (PyTorch's
+    ``x.narrow``, a slice).
+
+    Parameters
+    ----------
+    dim, start, length : int
+
+    Returns
+    -------
+    Tensor
+        ``self``'s shape with ``length`` along ``dim``.
+    """
+    axis = dim + self.ndim if dim < 0 else dim
+    if not 0 <= axis < self.ndim:
+        raise AxisError(f"narrow: dim {dim} is out of range for a tensor of {self.ndim} "
+                        f"dimensions")
+    size = self.shape[axis]
+    start = start + size if start < 0 else start
+    if not (0 <= start <= size and 0 <= length <= size - start):
+        raise IndexError(f"narrow: start {start} and length {length} exceed dim {dim} of "
+                         f"size {size}")
+    return getitem(self, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def _select(self, dim, index):
+    """``self`` at position ``index`` along ``dim``, that dimension removed (PyTorch's
+    ``x.select``).
+
+    Parameters
+    ----------
+    dim, index : int
+
+    Returns
+    -------
+    Tensor
+        ``self``'s shape without ``dim``.
+    """
+    axis = dim + self.ndim if dim < 0 else dim
+    if not 0 <= axis < self.ndim:
+        raise AxisError(f"select: dim {dim} is out of range for a tensor of {self.ndim} "
+                        f"dimensions")
+    return getitem(self, (slice(None),) * axis + (index,))
+
+
+def _movedim(self, source, destination):
+    """``self`` with axis ``source`` moved to ``destination`` (PyTorch's ``x.movedim``,
+    NumPy's ``moveaxis``), the others in order.
+
+    Parameters
+    ----------
+    source, destination : int
+
+    Returns
+    -------
+    Tensor
+    """
+    axes = [a for a in range(self.ndim)]
+    source, destination = (d + self.ndim if d < 0 else d for d in (source, destination))
+    for d, name in ((source, "source"), (destination, "destination")):
+        if not 0 <= d < self.ndim:
+            raise AxisError(f"movedim: {name} {d} is out of range for a tensor of "
+                            f"{self.ndim} dimensions")
+    axes.remove(source)
+    axes.insert(destination, source)
+    return permute(self, *axes)
+
+
+def _equal(self, other):
+    """Whether ``self`` and ``other`` have one shape and the same elements (PyTorch's
+    ``x.equal``).
+
+    Parameters
+    ----------
+    other : Tensor
+
+    Returns
+    -------
+    bool
+    """
+    return self.shape == other.shape and bool((self.data == other.data).all())
+
+
+def _copy_(self, source):
+    """``source``'s values written into ``self`` in place (broadcast to ``self``'s shape,
+    cast to its dtype) and ``self`` returned (PyTorch's ``x.copy_``); under
+    ``mg.no_grad()`` for a leaf that requires grad.
+
+    Parameters
+    ----------
+    source : Tensor, array or number
+
+    Returns
+    -------
+    Tensor
+        ``self``.
+    """
+    if _modes.state.grad_enabled and self.requires_grad and self.node is None:
+        raise RuntimeError("copy_: x is a leaf tensor that requires grad; copy into it under "
+                           "`with mg.no_grad():`")
+    values = source.data if isinstance(source, Tensor) else source
+    self.data[...] = _backend.convert(values, _backend.of(self.data))
+    return self
+
+
+def _cpu(self):
+    """``self`` on the NumPy backend (PyTorch's ``x.cpu()``; itself when it is there).
+
+    Returns
+    -------
+    Tensor
+    """
+    return to(self, "numpy")
+
+
+def _is_floating_point(self):
+    """Whether ``self``'s dtype is floating (PyTorch's ``x.is_floating_point()``).
+
+    Returns
+    -------
+    bool
+    """
+    return self.dtype.kind == "f"
+
+
+for _name, _method in {
+        "maximum": _maximum, "minimum": _minimum, "clamp_min": _clamp_min,
+        "clamp_max": _clamp_max, "mm": _matrix_product("mm", 2),
+        "bmm": _matrix_product("bmm", 3), "dot": _matrix_product("dot", 1),
+        "outer": _outer, "expand_as": _expand_as, "view_as": _view_as,
+        "reshape_as": _view_as, "type_as": _type_as, "new_zeros": _new(0),
+        "new_ones": _new(1), "new_full": _new_full, "new_tensor": _new_tensor,
+        "narrow": _narrow, "select": _select, "movedim": _movedim, "moveaxis": _movedim,
+        "equal": _equal, "copy_": _copy_, "cpu": _cpu,
+        "is_floating_point": _is_floating_point, "negative": neg, "absolute": abs,
+        "nelement": _numel}.items():
+    setattr(Tensor, _name, _method)
+
+
 def _zero_(self):
     """Set every element to zero in place and return ``self`` (PyTorch's ``zero_()``).
 
@@ -264,4 +641,4 @@ def _fill_(self, value):
 Tensor.zero_, Tensor.fill_ = _zero_, _fill_
 Tensor.T = property(transpose)
 Tensor.__abs__ = abs
-del _name, _op, _dtype, _symbol, _dunder
+del _name, _op, _dtype, _symbol, _dunder, _compare_op, _method

@@ -236,3 +236,62 @@ def test_in_place_methods_follow_pytorch():
     np.testing.assert_allclose(p.numpy(), torch_p.detach().numpy())
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
         p.add_(1.0)
+
+
+METHODS = {
+    "eq": lambda v, w: v.eq(w), "ne": lambda v, w: v.ne(w), "lt": lambda v, w: v.lt(w),
+    "le": lambda v, w: v.le(w), "gt": lambda v, w: v.gt(0.5), "ge": lambda v, w: v.ge(w),
+    "maximum": lambda v, w: v.maximum(w), "minimum": lambda v, w: v.minimum(w),
+    "clamp_min": lambda v, w: v.clamp_min(0.0), "clamp_max": lambda v, w: v.clamp_max(0.5),
+    "mm": lambda v, w: v.mm(w.t()), "bmm": lambda v, w: v[None].bmm(w.t()[None]),
+    "dot": lambda v, w: v[0].dot(w[1]), "outer": lambda v, w: v[0].outer(w[:, 1]),
+    "expand_as": lambda v, w: v[:1].expand_as(w), "view_as": lambda v, w: v.view_as(w.t()),
+    "reshape_as": lambda v, w: v.reshape_as(w.t()), "type_as": lambda v, w: v.type_as(w),
+    "narrow": lambda v, w: v.narrow(1, 1, 2), "narrow_negative": lambda v, w: v.narrow(-1, -2, 1),
+    "select": lambda v, w: v.select(1, 2), "movedim": lambda v, w: v[None].movedim(0, -1),
+    "moveaxis": lambda v, w: v[None].moveaxis(-1, 0), "negative": lambda v, w: v.negative(),
+    "absolute": lambda v, w: v.absolute(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_more_pytorch_method_spellings(name):
+    data = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -0.5]])
+    other = np.array([[0.5, 1.0, -2.0], [1.0, 0.25, 4.0]])
+    f = METHODS[name]
+    x, y = mg.tensor(data, requires_grad=True), mg.tensor(other)
+    tx, ty = torch.tensor(data, requires_grad=True), torch.tensor(other)
+    ours, theirs = f(x, y), f(tx, ty)
+    assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == _dtype_name(theirs)
+    np.testing.assert_array_equal(ours.numpy(), theirs.detach().numpy())
+    if ours.requires_grad:
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+def test_new_factories_equality_and_copies():
+    x = mg.tensor([[1.0, 2.0]], dtype=mg.float64)
+    tx = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    for ours, theirs in ((x.new_zeros(2, 3), tx.new_zeros(2, 3)),
+                         (x.new_ones((3,)), tx.new_ones((3,))),
+                         (x.new_full((2,), 7), tx.new_full((2,), 7)),
+                         (x.new_tensor([1, 2]), tx.new_tensor([1, 2]))):
+        assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == _dtype_name(theirs)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert x.equal(mg.tensor([[1.0, 2.0]], dtype=mg.float64)) and not x.equal(x * 2)
+    assert x.is_floating_point() and not mg.tensor([1]).is_floating_point()
+    assert x.nelement() == 2 and x.cpu().backend == "numpy"
+    target = mg.zeros(2, 2)
+    assert target.copy_(mg.tensor([1.0, 2.0])) is target
+    assert target.numpy().tolist() == [[1.0, 2.0], [1.0, 2.0]]
+    leaf = mg.zeros(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="copy_: x is a leaf tensor that requires grad"):
+        leaf.copy_(mg.ones(2))
+    with mg.no_grad():
+        leaf.copy_(mg.ones(2))
+    assert leaf.numpy().tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match=r"mm: expects two 2-D tensors"):
+        mg.ones(3).mm(mg.ones(3))
+    with pytest.raises(mg.AxisError, match="narrow: dim 2 is out of range"):
+        x.narrow(2, 0, 1)
