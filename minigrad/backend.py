@@ -418,7 +418,8 @@ def convert(value, target=None, dtype=None):
                 source = candidate
     if source is None:
         host = _numeric(value)
-        if dtype is None and host.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
+        if dtype is None and host.dtype == np.float64 and \
+                not isinstance(value, (np.ndarray, np.generic)):
             host = host.astype(DEFAULT_FLOAT)
         array = target.from_host(host)
     elif source is target:

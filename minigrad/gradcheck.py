@@ -83,7 +83,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             where = numpy.unravel_index(worst, x.shape) if x.ndim else ()
             label = f"input {i}" + (f" ({x.name!r})" if x.name else "")
             raise GradcheckError(
-                f"gradcheck: {label} of shape {x.shape}: worst element {tuple(int(v) for v in where)}: "
+                f"gradcheck: {label} of shape {x.shape}: worst element "
+                f"{tuple(int(v) for v in where)}: "
                 f"engine {engine[worst]:.8g}, finite differences {numeric[worst]:.8g} "
                 f"({int((error > 0).sum())} of {x.size} elements outside atol={atol}, rtol={rtol})")
     return True

@@ -63,7 +63,8 @@ def operands(a, b, op):
             a = floating(a, op)
         else:
             b = floating(b, op)
-    return a, b, (a.data if isinstance(a, Tensor) else a), (b.data if isinstance(b, Tensor) else b)
+    return (a, b, a.data if isinstance(a, Tensor) else a,
+            b.data if isinstance(b, Tensor) else b)
 
 
 # bool < integer < floating: the categories of PyTorch's promotion rules
