@@ -78,13 +78,15 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             flat[k] = original
             numeric[k] = (plus - minus) / (2 * eps)
         error = numpy.abs(engine - numeric) - (atol + rtol * numpy.abs(numeric))
-        if error.size and error.max() > 0:
-            worst = int(error.argmax())
+        # NaN on either side is a failure (NaN > 0 is False: a max would let it through)
+        bad = ~(error <= 0)
+        if bad.any():
+            worst = int(numpy.argmax(numpy.where(numpy.isnan(error), numpy.inf, error)))
             where = numpy.unravel_index(worst, x.shape) if x.ndim else ()
             label = f"input {i}" + (f" ({x.name!r})" if x.name else "")
             raise GradcheckError(
                 f"gradcheck: {label} of shape {x.shape}: worst element "
                 f"{tuple(int(v) for v in where)}: "
                 f"engine {engine[worst]:.8g}, finite differences {numeric[worst]:.8g} "
-                f"({int((error > 0).sum())} of {x.size} elements outside atol={atol}, rtol={rtol})")
+                f"({int(bad.sum())} of {x.size} elements outside atol={atol}, rtol={rtol})")
     return True

@@ -1,12 +1,13 @@
 """Every error a user can hit says which op failed and with what; on NumPy and on the
 device stand-in."""
 import re
+import warnings
 
 import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.tensor import record
+from minigrad.tensor import Tensor, record
 
 pytestmark = pytest.mark.usefixtures("engine_backend")
 
@@ -123,6 +124,27 @@ def _wrong_square(x):
     def backward(grad):
         return (grad * x * 3.0,)
     return record(x.data * x.data, (x,), backward, "wrong_square")
+
+
+def _nan_gradient_square(x):
+    """x ** 2 whose backward gives NaN at the first element."""
+    def backward(grad):
+        scale = x.xp.ones(x.shape)
+        scale.reshape(-1)[0] = np.nan
+        return (grad * x * 2.0 * Tensor(scale),)
+    return record(x.data * x.data, (x,), backward, "nan_square")
+
+
+def test_gradcheck_fails_on_nan():
+    """A NaN gradient, or a function that is NaN (no finite differences), is a failure:
+    NaN compares false, so it must not slip past the tolerance test."""
+    x = mg.tensor(np.array([0.5, 2.0]), requires_grad=True)
+    with pytest.raises(mg.GradcheckError, match=r"worst element \(0,\): engine nan"):
+        mg.gradcheck(_nan_gradient_square, [x])
+    with pytest.raises(mg.GradcheckError, match="finite differences nan"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mg.gradcheck(lambda t: mg.sqrt(t - 1.0), [x])    # NaN at 0.5
 
 
 def test_gradcheck_names_the_input_and_the_worst_element():
