@@ -215,6 +215,50 @@ def is_name(value) -> bool:
     return isinstance(value, str) and (value in _LOADERS or value in _ALIASES)
 
 
+def read_targets(op, targets, dtype=None, backend=None, device=None, expected="a dtype"):
+    """What a ``to(...)`` call asks for, as ``(backend name or None, dtype or None)``: its
+    positional ``targets`` (backend names and at most one dtype, in any order) with the
+    ``dtype=``, ``backend=`` and ``device=`` keywords (``device`` is PyTorch's name for
+    the backend). Shared by ``Tensor.to`` and ``Module.to``.
+
+    Parameters
+    ----------
+    op : str
+        The call, named in errors.
+    targets : tuple
+    dtype : dtype, optional
+    backend, device : str, optional
+    expected : str
+        What else a target may be, for the error about one that is neither.
+
+    Returns
+    -------
+    tuple
+        ``(name, dtype)``; ``dtype`` a NumPy dtype. The name is not checked here.
+    """
+    if backend is not None and device is not None:
+        raise TypeError(f"{op}: got both backend= and device= (PyTorch's name for it); "
+                        f"give one")
+    name = backend if backend is not None else device
+    for target in targets:
+        if is_name(target):
+            if name is not None and name != target:
+                raise TypeError(f"{op}: more than one backend in {targets} "
+                                f"(backend={name!r})")
+            name = target
+        elif dtype is not None:
+            raise TypeError(f"{op}: more than one dtype in {targets} (dtype={dtype})")
+        else:
+            dtype = target
+    if dtype is not None:
+        try:
+            dtype = dtype_of(dtype)
+        except TypeError:
+            raise TypeError(f"{op}: expected a backend name ('numpy', 'cupy', 'cpu', "
+                            f"'gpu') or {expected}, got {dtype!r}") from None
+    return name, dtype
+
+
 def get(name=None) -> Backend:
     """The :class:`Backend` called ``name`` (the active one when ``None``), loading it once."""
     if name is None:

@@ -385,27 +385,11 @@ class Module:
             ``self``.
         """
         name = type(self).__name__
-        if backend is not None and device is not None:
-            raise TypeError(f"{name}.to: got both backend= and device=; give one")
-        backend = backend if backend is not None else device
-        for target in targets:
-            if _backend.is_name(target):
-                if backend is not None and backend != target:
-                    raise TypeError(f"{name}.to: more than one backend in {targets}")
-                backend = target
-            elif dtype is not None:
-                raise TypeError(f"{name}.to: more than one dtype in {targets}")
-            else:
-                dtype = target
-        if dtype is not None:
-            try:
-                dtype = _backend.dtype_of(dtype)
-            except TypeError:
-                raise TypeError(f"{name}.to: expected a backend name ('numpy', 'cupy', "
-                                f"'cpu', 'gpu') or a floating dtype, got {dtype!r}") from None
-            if dtype.kind != "f":
-                raise TypeError(f"{name}.to: the dtype must be floating (parameters "
-                                f"require grad), got {dtype}")
+        backend, dtype = _backend.read_targets(f"{name}.to", targets, dtype, backend, device,
+                                               expected="a floating dtype")
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"{name}.to: the dtype must be floating (parameters "
+                            f"require grad), got {dtype}")
         target = _backend.get(backend) if backend is not None else None
         for param in self.parameters():
             param.data = _converted(param.data, target, dtype)

@@ -763,34 +763,16 @@ def to(x, *targets, dtype=None, backend=None, device=None, copy=False):
         ``x`` itself when nothing changes and ``copy`` is false. Gradients flow back to
         the original backend and dtype.
     """
-    if backend is not None and device is not None:
-        raise TypeError("to: got both backend= and device= (PyTorch's name for it); give one")
-    name = backend if backend is not None else device
-    for target in targets:
-        if isinstance(target, Tensor):
-            if len(targets) > 1:
-                raise TypeError("to: a tensor to match takes no other target")
-            name, target = target.backend, target.dtype
-        if _backend.is_name(target):
-            if name is not None and name != target:
-                raise TypeError(f"to: more than one backend in {targets} "
-                                f"(backend={name!r})")
-            name = target
-            continue
-        if dtype is not None:
-            raise TypeError(f"to: more than one dtype in {targets} (dtype={dtype})")
-        dtype = target
+    if len(targets) == 1 and isinstance(targets[0], Tensor):
+        targets = (targets[0].backend, targets[0].dtype)       # PyTorch's x.to(other)
+    elif any(isinstance(t, Tensor) for t in targets):
+        raise TypeError("to: a tensor to match takes no other target")
+    name, dtype = _backend.read_targets("to", targets, dtype, backend, device,
+                                        expected="a dtype or a tensor")
     if name is not None and not _backend.is_name(name):
         raise ValueError(f"to: unknown backend {name!r}; expected 'numpy', 'cupy', 'cpu' "
                          f"or 'gpu'")
-    out = x
-    if dtype is not None:
-        try:
-            dtype = _backend.dtype_of(dtype)
-        except TypeError:
-            raise TypeError(f"to: expected a backend name ('numpy', 'cupy', 'cpu', 'gpu'), "
-                            f"a dtype or a tensor, got {dtype!r}") from None
-        out = astype(out, dtype)
+    out = x if dtype is None else astype(x, dtype)
     if name is not None:
         out = _to_backend(out, name)
     return clone(x) if copy and out is x else out
