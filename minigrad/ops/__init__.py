@@ -15,6 +15,7 @@ from .indexing import (gather, scatter, scatter_add, index_select, masked_fill, 
                        nonzero, sort, argsort, topk, one_hot)
 from .einsum import einsum
 from .. import backend as _backend
+from .. import factories as _factories
 from .. import modes as _modes
 
 
@@ -409,8 +410,7 @@ def _new(fill):
     def new(self, *size, dtype=None, requires_grad=False):
         shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) \
             else size
-        array = self.xp.full(shape, fill, dtype=dtype or self.dtype)
-        return Tensor(array, requires_grad=requires_grad)
+        return _factories.full(shape, fill, dtype or self.dtype, requires_grad, self.backend)
     new.__name__ = {0: "new_zeros", 1: "new_ones"}[fill]
     new.__doc__ = f"""A new tensor of ``size`` filled with {fill}, of ``self``'s dtype and
     backend unless ``dtype`` says otherwise (PyTorch's ``x.{new.__name__}``).
@@ -445,8 +445,8 @@ def _new_full(self, size, fill_value, dtype=None, requires_grad=False):
     Tensor
         A leaf of shape ``size``.
     """
-    array = self.xp.full(tuple(size), fill_value, dtype=dtype or self.dtype)
-    return Tensor(array, requires_grad=requires_grad)
+    return _factories.full(tuple(size), fill_value, dtype or self.dtype, requires_grad,
+                           self.backend)
 
 
 def _new_tensor(self, data, dtype=None, requires_grad=False):
@@ -463,8 +463,7 @@ def _new_tensor(self, data, dtype=None, requires_grad=False):
     -------
     Tensor
     """
-    array = _backend.convert(data, _backend.of(self.data), dtype or self.dtype)
-    return Tensor(array.copy(), requires_grad=requires_grad)
+    return _factories.tensor(data, dtype or self.dtype, requires_grad, self.backend)
 
 
 def _narrow(self, dim, start, length):
